@@ -1,0 +1,1 @@
+"""Airflow conventions: connections and configuration, read without importing Airflow."""

@@ -1,0 +1,1 @@
+"""Airflow executable bundles: trailer reader, packer, scanner, digest cache, dag_id resolution."""

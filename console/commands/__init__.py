@@ -1,0 +1,1 @@
+"""Headless subcommands; each module registers one argparse subparser."""

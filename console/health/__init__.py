@@ -1,0 +1,1 @@
+"""HTTP and gRPC health probes, polling, history and transitions."""

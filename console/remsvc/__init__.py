@@ -1,0 +1,1 @@
+"""RemSvc wire client, dispatch model, fan-out and the embedded server."""

@@ -1,0 +1,1 @@
+"""Textual user interface: app, screens, widgets, messages."""

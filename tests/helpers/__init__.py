@@ -1,0 +1,1 @@
+"""Test helpers: real peers on loopback (embedded server, certificates, HTTP fault server)."""
