@@ -1,0 +1,91 @@
+"""Turn gRPC failures into one clear line naming the target and the cause.
+
+gRPC's own details strings are long and mention internals ("failed to connect to all addresses;
+last error: UNKNOWN: ipv4:..."); an operator needs "connection refused" or "TLS handshake failed".
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from ..safetext import inert
+from .model import StreamStatus, Target
+
+_CODE_STATUS = {
+    grpc.StatusCode.PERMISSION_DENIED: StreamStatus.DENIED,
+    grpc.StatusCode.UNAUTHENTICATED: StreamStatus.UNAUTHENTICATED,
+    grpc.StatusCode.DEADLINE_EXCEEDED: StreamStatus.DEADLINE_EXCEEDED,
+    grpc.StatusCode.UNAVAILABLE: StreamStatus.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED: StreamStatus.CANCELLED,
+}
+
+_UNAVAILABLE_CAUSES = (
+    ("certificate_verify_failed", "TLS handshake failed: server certificate not trusted (check ca_cert_path)"),
+    ("wrong_version_number", "TLS handshake failed: the server does not speak TLS (is use_ssl wrong?)"),
+    ("ssl handshake failed", "TLS handshake failed"),
+    ("handshake", "TLS handshake failed"),
+    ("connection refused", "connection refused"),
+    ("dns resolution failed", "cannot resolve host name"),
+    ("name or service not known", "cannot resolve host name"),
+    ("no route to host", "no route to host"),
+    ("network is unreachable", "network unreachable"),
+    ("connection reset", "connection reset by the server"),
+    ("socket closed", "connection closed by the server"),
+    ("timeout occurred", "connection timed out"),
+    ("deadline", "connection timed out"),
+)
+
+
+class RemSvcError(Exception):
+    """A RemSvc call failed; ``str()`` is the one line shown to the operator."""
+
+    def __init__(self, target: Target | str, status: StreamStatus, message: str, code: str | None = None):
+        self.target = target.name if isinstance(target, Target) else target
+        self.status = status
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+def status_for(code: grpc.StatusCode | None, details: str) -> StreamStatus:
+    if code is grpc.StatusCode.INVALID_ARGUMENT and "hash mismatch" in details:
+        return StreamStatus.HASH_REJECTED
+    return _CODE_STATUS.get(code, StreamStatus.ERROR)
+
+
+def cause_for(code: grpc.StatusCode | None, details: str, *, timeout: float | None = None) -> str:
+    """A short human cause for a status code and its details string."""
+    details = inert(details or "", keep_newlines=False)
+    if code is grpc.StatusCode.UNAVAILABLE:
+        lowered = details.lower()
+        for needle, cause in _UNAVAILABLE_CAUSES:
+            if needle in lowered:
+                return cause
+        return f"unavailable: {details}" if details else "unavailable"
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"deadline exceeded after {timeout:g}s" if timeout else "deadline exceeded"
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        return f"unauthenticated: {details}"
+    if code is grpc.StatusCode.PERMISSION_DENIED:
+        return f"permission denied: {details}"
+    if code is grpc.StatusCode.INVALID_ARGUMENT and "hash mismatch" in details:
+        return f"command rejected: {details}"
+    if code is grpc.StatusCode.CANCELLED:
+        return "cancelled"
+    name = code.name if code is not None else "UNKNOWN"
+    return f"{name.lower()}: {details}" if details else name.lower()
+
+
+def describe(target: Target, cause: str) -> str:
+    return f"{target.name} ({target.address}): {cause}"
+
+
+def from_rpc_error(target: Target, err: grpc.RpcError, *, timeout: float | None = None) -> RemSvcError:
+    code = err.code() if hasattr(err, "code") else None
+    details = (err.details() if hasattr(err, "details") else str(err)) or ""
+    return RemSvcError(
+        target,
+        status_for(code, details),
+        describe(target, cause_for(code, details, timeout=timeout)),
+        code.name if code is not None else None,
+    )

@@ -1,0 +1,247 @@
+"""The async client and stream dispatch against the embedded server, over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from console.remsvc import stream as stream_module
+from console.remsvc.client import RemSvcClient
+from console.remsvc.errors import RemSvcError
+from console.remsvc.model import (
+    Command,
+    CommandResult,
+    CommandSent,
+    CmdState,
+    StreamFinished,
+    StreamStatus,
+    StreamTracker,
+    Target,
+    command_hash,
+)
+
+TOKEN = "s3cret-token-value"
+
+
+async def collect(target: Target, commands: list[Command], **kwargs) -> list:
+    async with RemSvcClient(target) as client:
+        return [event async for event in client.stream(commands, **kwargs)]
+
+
+def results_of(events) -> dict[int, CommandResult]:
+    return {e.tid: e for e in events if isinstance(e, CommandResult)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_stream_answers_every_tid_in_order_with_outputs(remsvc_server):
+    cmds = [Command("echo one"), Command("echo two >&2; exit 3"), Command("printf '%s' \"it's \\\"quoted\\\" ünïcødé ✓\"")]
+    events = await collect(remsvc_server.target("plain"), cmds)
+    results = results_of(events)
+    assert sorted(results) == [1, 2, 3]
+    assert (results[1].rc, results[1].out) == (0, "one\n")
+    assert (results[2].rc, results[2].err) == (3, "two\n")
+    assert results[3].out == "it's \"quoted\" ünïcødé ✓"
+    assert all(results[t].hsh == command_hash(cmds[t - 1].cmd) for t in results)
+    finished = events[-1]
+    assert isinstance(finished, StreamFinished) and finished.status is StreamStatus.COMPLETED
+    assert finished.answered == (1, 2, 3) and finished.missing == ()
+    sent = [e.tid for e in events if isinstance(e, CommandSent)]
+    assert sent == [1, 2, 3]
+    order = [e.tid for e in events if isinstance(e, CommandResult)]
+    assert order == [1, 2, 3]
+
+
+async def test_each_response_arrives_before_later_commands_finish(remsvc_server):
+    """Responses are delivered as they arrive, not collected at the end of the stream."""
+    cmds = [Command("echo fast"), Command("sleep 1.5; echo slow")]
+    async with RemSvcClient(remsvc_server.target("live")) as client:
+        seen_at = {}
+        async for event in client.stream(cmds):
+            if isinstance(event, CommandResult):
+                seen_at[event.tid] = time.monotonic()
+    assert seen_at[2] - seen_at[1] > 1.0
+
+
+async def test_tracker_reports_running_as_lowest_sent_unanswered(remsvc_server):
+    cmds = [Command("sleep 0.5"), Command("true"), Command("true")]
+    tracker = StreamTracker("t", cmds)
+    snapshots = []
+    async with RemSvcClient(remsvc_server.target("t")) as client:
+        async for event in client.stream(cmds):
+            tracker.apply(event)
+            snapshots.append((type(event).__name__, tracker.running_tid()))
+    assert ("CommandSent", 1) in snapshots
+    assert [r.state for r in tracker.tids.values()] == [CmdState.DONE] * 3
+
+
+async def test_ping_and_status(remsvc_server):
+    async with RemSvcClient(remsvc_server.target("p")) as client:
+        rtt = await client.ping()
+        before = await client.get_status()
+        await client.rem_cmd(Command("true"))
+        after = await client.get_status()
+    assert 0 < rtt < 5
+    assert before.rc == 0 and before.msg.startswith("state=OK")
+    assert before.uptime_s is not None and before.commands is not None
+    assert after.commands == before.commands + 1
+
+
+async def test_rem_cmd_unary(remsvc_server):
+    async with RemSvcClient(remsvc_server.target("u")) as client:
+        result = await client.rem_cmd(Command("echo unary; exit 4"))
+    assert (result.rc, result.out, result.tid) == (4, "unary\n", 1)
+
+
+async def test_large_output_is_truncated_and_flagged(remsvc_server):
+    events = await collect(remsvc_server.target("big"), [Command("head -c 300000 /dev/zero | tr '\\0' x")])
+    result = results_of(events)[1]
+    assert result.out_truncated and not result.err_truncated
+    assert result.out == "x" * 262144
+
+
+async def test_per_command_timeout(remsvc_server_factory):
+    server = remsvc_server_factory("[server]\ncmd_timeout_ms = 500\n")
+    events = await collect(server.target("slow"), [Command("sleep 5"), Command("echo after")])
+    results = results_of(events)
+    assert (results[1].rc, results[1].err) == (1, "process timed out")
+    assert results[2].out == "after\n"
+
+
+async def test_denied_command_aborts_stream_and_later_tids_never_run(remsvc_server_factory, tmp_path):
+    marker = tmp_path / "ran"
+    server = remsvc_server_factory("[denylist]\nno_rm = ^rm\\b\n")
+    cmds = [Command("echo ok"), Command("rm -rf /nonexistent"), Command(f"touch {marker}")]
+    events = await collect(server.target("deny"), cmds)
+    finished = events[-1]
+    assert finished.status is StreamStatus.DENIED
+    assert "permission denied" in finished.error
+    assert 1 in finished.answered and finished.missing == (2, 3)
+    tracker = StreamTracker("deny", cmds)
+    for event in events:
+        tracker.apply(event)
+    assert [r.state for r in tracker.tids.values()] == [CmdState.DONE, CmdState.DENIED, CmdState.DENIED]
+    await asyncio.sleep(0.3)
+    assert not marker.exists()
+
+
+async def test_allowlist_denies_everything_else(remsvc_server_factory):
+    server = remsvc_server_factory("[allowlist]\nonly_echo = ^echo \n")
+    events = await collect(server.target("allow"), [Command("echo fine"), Command("id")])
+    assert events[-1].status is StreamStatus.DENIED and events[-1].missing == (2,)
+
+
+async def test_wrong_hash_is_reported_as_hash_rejected(remsvc_server, monkeypatch):
+    real = stream_module.encode_command
+
+    def uppercase_hash(command, tid):
+        from console.remsvc._pb import remsvc_pb2
+
+        msg = remsvc_pb2.RemCmdMsg.FromString(real(command, tid))
+        msg.hsh = msg.hsh.upper() if any(c.isalpha() for c in msg.hsh) else "DEADBEEF"
+        return msg.SerializeToString()
+
+    monkeypatch.setattr(stream_module, "encode_command", uppercase_hash)
+    events = await collect(remsvc_server.target("hash"), [Command("echo a")])
+    finished = events[-1]
+    assert finished.status is StreamStatus.HASH_REJECTED
+    assert "hash mismatch" in finished.error and finished.missing == (1,)
+
+
+async def test_bearer_token_right_wrong_missing(remsvc_server_factory):
+    server = remsvc_server_factory(f"[auth]\nops = {TOKEN}\n", extra_args=("--insecure-auth",))
+    ok = await collect(server.target("auth", bearer_token=TOKEN), [Command("echo hi")])
+    assert ok[-1].ok and results_of(ok)[1].out == "hi\n"
+    wrong = await collect(server.target("auth", bearer_token="not-it"), [Command("echo hi")])
+    assert wrong[-1].status is StreamStatus.UNAUTHENTICATED and "invalid bearer token" in wrong[-1].error
+    missing = await collect(server.target("auth"), [Command("echo hi")])
+    assert missing[-1].status is StreamStatus.UNAUTHENTICATED and "missing Authorization header" in missing[-1].error
+    for events in (ok, wrong, missing):
+        assert all(TOKEN not in repr(e) for e in events)
+    async with RemSvcClient(server.target("auth", bearer_token="nope")) as client:
+        with pytest.raises(RemSvcError) as info:
+            await client.ping()
+    assert info.value.status is StreamStatus.UNAUTHENTICATED
+
+
+async def test_connection_token_wins_over_user_metadata(remsvc_server_factory):
+    server = remsvc_server_factory(f"[auth]\nops = {TOKEN}\n", extra_args=("--insecure-auth",))
+    target = server.target("auth", bearer_token=TOKEN)
+    async with RemSvcClient(target, metadata=[("authorization", "Bearer wrong"), ("x-trace", "1")]) as client:
+        assert await client.ping() > 0
+
+
+async def test_tls_with_ca_file(remsvc_server_factory, tls_material):
+    ini = f"[tls]\nenabled = true\ncert = {tls_material.server_cert}\nkey = {tls_material.server_key}\n[auth]\nops = {TOKEN}\n"
+    server = remsvc_server_factory(ini)
+    good = server.target("tls", host="localhost", use_ssl=True, ca_cert_path=str(tls_material.ca_cert), bearer_token=TOKEN)
+    events = await collect(good, [Command("echo secure")])
+    assert events[-1].ok and results_of(events)[1].out == "secure\n"
+    wrong_ca = server.target("tls", host="localhost", use_ssl=True, ca_cert_path=str(tls_material.other_ca_cert), bearer_token=TOKEN)
+    events = await collect(wrong_ca, [Command("echo secure")])
+    assert events[-1].status is StreamStatus.UNAVAILABLE
+    assert "TLS handshake failed" in events[-1].error and events[-1].missing == (1,)
+    plain = server.target("tls", host="localhost", bearer_token=TOKEN)
+    events = await collect(plain, [Command("echo x")])
+    assert events[-1].status is StreamStatus.UNAVAILABLE and events[-1].answered == ()
+
+
+async def test_unreadable_ca_file_is_a_clear_error(tmp_path):
+    target = Target("ca", "127.0.0.1", free_port(), use_ssl=True, ca_cert_path=str(tmp_path / "missing.pem"))
+    events = await collect(target, [Command("true")])
+    assert events[-1].status is StreamStatus.UNAVAILABLE
+    assert "cannot read CA certificate" in events[-1].error and "missing.pem" in events[-1].error
+
+
+async def test_unreachable_target_is_refused_not_hung():
+    target = Target("dead", "127.0.0.1", free_port())
+    events = await collect(target, [Command("true"), Command("true")], timeout=20)
+    finished = events[-1]
+    assert finished.status is StreamStatus.UNAVAILABLE
+    assert finished.error == f"dead (127.0.0.1:{target.port}): connection refused"
+    assert finished.missing == (1, 2) and finished.answered == ()
+
+
+async def test_server_killed_mid_stream_keeps_answers_and_reports_missing(remsvc_server):
+    cmds = [Command("echo first"), Command("echo second"), Command("sleep 30"), Command("echo never")]
+    got = []
+    async with RemSvcClient(remsvc_server.target("kill")) as client:
+        async for event in client.stream(cmds, timeout=60):
+            got.append(event)
+            if isinstance(event, CommandResult) and event.tid == 2:
+                remsvc_server.kill()
+    results = results_of(got)
+    assert [results[1].out, results[2].out] == ["first\n", "second\n"]
+    finished = got[-1]
+    assert finished.status is StreamStatus.CLOSED_EARLY
+    assert finished.answered == (1, 2) and finished.missing == (3, 4)
+    assert "after 2 of 4 answers" in finished.error
+
+
+async def test_stream_deadline(remsvc_server):
+    events = await collect(remsvc_server.target("dl"), [Command("echo a"), Command("sleep 10")], timeout=1.0)
+    finished = events[-1]
+    assert finished.status is StreamStatus.DEADLINE_EXCEEDED
+    assert finished.answered == (1,) and finished.missing == (2,)
+    assert "deadline exceeded after 1s" in finished.error
+
+
+async def test_cancel_ends_with_cancelled_and_keeps_answers(remsvc_server):
+    cmds = [Command("echo a"), Command("sleep 20"), Command("echo c")]
+    async with RemSvcClient(remsvc_server.target("c")) as client:
+        call = client.stream(cmds)
+        events = []
+        async for event in call:
+            events.append(event)
+            if isinstance(event, CommandResult):
+                call.cancel()
+    finished = events[-1]
+    assert finished.status is StreamStatus.CANCELLED
+    assert finished.answered == (1,) and finished.missing == (2, 3)
