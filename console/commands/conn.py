@@ -1,7 +1,181 @@
-"""`remsvc-console conn` (being built)."""
+"""`remsvc-console conn list|show`: what each Airflow connection resolves to, and what looks wrong.
+
+Secrets never reach the terminal: tokens and passwords are shown as ``***``, and any output line is
+scrubbed of the secret values the shown connections hold before it is written.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from ..airflow.connections import (
+    ENV_PREFIX,
+    FILE_ENV_VAR,
+    MASK,
+    ConnectionLookupError,
+    ResolvedConnection,
+    mask_extras,
+    masked_uri,
+    resolve_connection,
+    scan_connections,
+)
+from ..remsvc.report import EXIT_CONNECTION_CONFIG, EXIT_OK, EXIT_USAGE
+from ..safetext import inert
+
+EPILOG = f"""\
+sources, in Airflow's order: the {ENV_PREFIX}<ID> environment variable, then the connections file
+(--connections-file, or ${FILE_ENV_VAR}).
+
+exit status:
+  0  resolved (warnings, if any, are printed to stderr)
+  2  usage error
+  3  connection not found, or malformed (unreadable variable or connections file)
+"""
+
 
 def register(subparsers) -> None:
-    subparsers.add_parser("conn", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "conn",
+        help="list and inspect Airflow connections (tokens always masked)",
+        description="Show how Airflow connections resolve into RemSvc targets, with fixes for likely mistakes.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=lambda args: _usage(parser))
+    actions = parser.add_subparsers(dest="conn_command", metavar="ACTION")
+
+    listing = actions.add_parser("list", help="every connection: address, TLS, token set, source, warnings")
+    _common(listing)
+    listing.set_defaults(func=list_main)
+
+    show = actions.add_parser("show", help="all fields of one connection and each warning with its fix")
+    show.add_argument("conn_id", metavar="ID", help="connection id, e.g. remsvc_default")
+    _common(show)
+    show.set_defaults(func=show_main)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connections-file", metavar="FILE", default=None,
+                        help=f"Airflow connections file (.env, .json, .yaml, .yml); default ${FILE_ENV_VAR}")
+    parser.add_argument("--json", action="store_true", help="print JSON (secrets masked)")
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_usage(sys.stderr)
+    print("remsvc-console conn: choose an action: list or show ID", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def list_main(args: argparse.Namespace) -> int:
+    try:
+        scan = scan_connections(connections_file=args.connections_file)
+    except ConnectionLookupError as exc:
+        _error(str(exc), ())
+        return EXIT_CONNECTION_CONFIG
+    secrets = _secrets_of(scan.connections)
+    errors = [str(e) for e in scan.errors]
+    if args.json:
+        payload = {
+            "connections": [c.describe() for c in scan.connections],
+            "errors": errors,
+            "file": str(scan.file) if scan.file else None,
+        }
+        _write(sys.stdout, json.dumps(payload, indent=2), secrets)
+    elif scan.connections:
+        _write(sys.stdout, _table(scan.connections), secrets)
+        flagged = [c.conn_id for c in scan.connections if c.warnings]
+        if flagged:
+            _write(sys.stderr, f"{len(flagged)} connection(s) with warnings: see remsvc-console conn show ID", secrets)
+    else:
+        file_part = f" and {scan.file}" if scan.file else f" (no connections file; --connections-file or {FILE_ENV_VAR})"
+        where = f"{ENV_PREFIX}* variables{file_part}"
+        _write(sys.stderr, f"no connections found in {where}", secrets)
+    for error in errors:
+        _error(error, secrets)
+    return EXIT_CONNECTION_CONFIG if errors else EXIT_OK
+
+
+def show_main(args: argparse.Namespace) -> int:
+    try:
+        conn = resolve_connection(args.conn_id, connections_file=args.connections_file)
+    except ConnectionLookupError as exc:
+        _error(str(exc), ())
+        return EXIT_CONNECTION_CONFIG
+    secrets = _secrets_of([conn])
+    if args.json:
+        _write(sys.stdout, json.dumps(conn.describe(), indent=2), secrets)
+        return EXIT_OK
+    _write(sys.stdout, _details(conn), secrets)
+    if conn.warnings:
+        lines = [f"{len(conn.warnings)} warning(s) for {_safe(conn.conn_id)}:"]
+        for warning in conn.warnings:
+            lines.append(f"  [{warning.code}] {_safe(warning.message)}")
+            if warning.fix:
+                lines.append(f"      fix: {_safe(warning.fix)}")
+        _write(sys.stderr, "\n".join(lines), secrets)
+    return EXIT_OK
+
+
+def _details(conn: ResolvedConnection) -> str:
+    rows = [
+        ("conn_id", conn.conn_id),
+        ("source", conn.source),
+        ("conn_type", conn.conn_type or "-"),
+        ("host", conn.host or "-"),
+        ("port", str(conn.port)),
+        ("address", conn.address),
+        ("login", conn.login or "-"),
+        ("password", MASK if conn.password else "(not set)"),
+        ("schema", conn.schema or "-"),
+        ("use_ssl", "yes" if conn.use_ssl else "no"),
+        ("ca_cert_path", conn.ca_cert_path or "-"),
+        ("bearer_token", MASK if conn.bearer_token else "(not set)"),
+        ("extras", json.dumps(mask_extras(conn.extras), ensure_ascii=False, sort_keys=True)),
+        ("uri", masked_uri(conn)),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {_safe(value)}" for name, value in rows)
+
+
+def _table(connections: list[ResolvedConnection]) -> str:
+    header = ("ID", "ADDRESS", "TYPE", "TLS", "TOKEN", "WARNINGS", "SOURCE")
+    rows = [header]
+    for conn in connections:
+        rows.append((
+            _safe(conn.conn_id),
+            _safe(conn.address) if conn.host else "-",
+            _safe(conn.conn_type or "-"),
+            "yes" if conn.use_ssl else "no",
+            "yes" if conn.bearer_token else "no",
+            str(len(conn.warnings)),
+            _safe(conn.source),
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in rows
+    )
+
+
+def _safe(text: str) -> str:
+    return inert(str(text), keep_newlines=False)
+
+
+def _secrets_of(connections: Iterable[ResolvedConnection]) -> set[str]:
+    found: set[str] = set()
+    for conn in connections:
+        found |= conn.secrets()
+    return found
+
+
+def _write(stream: TextIO, text: str, secrets: Iterable[str]) -> None:
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    stream.write(text + "\n")
+
+
+def _error(message: str, secrets: Iterable[str]) -> None:
+    _write(sys.stderr, f"remsvc-console conn: {_safe(message)}", secrets)

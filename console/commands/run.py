@@ -105,33 +105,52 @@ async def dispatch(targets: list[Target], commands: list[Command], args: argpars
     from ..remsvc.fanout import FanOut
 
     outcomes = {t.name: TargetOutcome(t.name, commands) for t in targets}
-    journal = None if args.no_journal else open_journal(targets)
-    dispatch_id = journal.start(targets, commands, options={"timeout": args.timeout, "via": "run"}) if journal else None
+    journal = None if args.no_journal else RunJournal(targets, commands, {"timeout": args.timeout, "via": "run"})
     fan = FanOut(targets, commands, concurrency=args.concurrency, timeout=args.timeout)
     try:
         async for event in fan:
             outcomes[event.target].apply(event)
             if journal is not None and isinstance(event, (CommandResult, StreamFinished)):
-                journal.record(dispatch_id, event)
+                journal.record(event)
             if isinstance(event, StreamFinished) and event.error:
                 print(f"remsvc-console run: {event.error}", file=sys.stderr)
     finally:
         if journal is not None:
             states = {o.state for o in outcomes.values()}
-            overall = "SUCCESS" if states == {"SUCCESS"} else "CANCELLED" if "CANCELLED" in states else "FAILED"
-            journal.finish(dispatch_id, overall)
+            journal.finish("SUCCESS" if states == {"SUCCESS"} else "CANCELLED" if "CANCELLED" in states else "FAILED")
     return [outcomes[t.name] for t in targets]
 
 
-def open_journal(targets: list[Target]):
-    """The journal, or None with a warning when it cannot be written: a dispatch is never refused for it."""
-    from ..journal import Journal
+class RunJournal:
+    """The journal for one run; a journal that cannot be written warns once and never stops the dispatch."""
 
-    try:
-        return Journal(redact=[t.bearer_token for t in targets if t.bearer_token])
-    except OSError as exc:
-        print(f"remsvc-console run: warning: journal disabled: {exc}", file=sys.stderr)
-        return None
+    def __init__(self, targets: list[Target], commands: list[Command], options: dict):
+        from ..journal import Journal
+
+        self._journal = None
+        self._id = None
+        self._guard(lambda: self._open(Journal, targets, commands, options))
+
+    def _open(self, journal_cls, targets, commands, options) -> None:
+        self._journal = journal_cls(redact=[t.bearer_token for t in targets if t.bearer_token])
+        self._id = self._journal.start(targets, commands, options=options)
+
+    def _guard(self, action) -> None:
+        try:
+            action()
+        except OSError as exc:
+            print(f"remsvc-console run: warning: journal disabled: {exc}", file=sys.stderr)
+            self._journal = None
+
+    def record(self, event) -> None:
+        if self._journal is not None:
+            self._guard(lambda: self._journal.record(self._id, event))
+
+    def finish(self, state: str) -> None:
+        journal = self._journal
+        if journal is not None:
+            self._guard(lambda: journal.finish(self._id, state))
+            self._guard(journal.close)
 
 
 def print_report(target: Target, outcome: TargetOutcome) -> None:

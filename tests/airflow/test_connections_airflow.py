@@ -1,0 +1,109 @@
+"""Our parser against Airflow's own: the same values go through Airflow 3.3.2 and through us.
+
+Environment values go through the Task SDK's ``Connection.from_uri``/``from_json`` (what operators
+and triggers use); connections files go through Airflow's ``load_connections_dict`` and are compared
+as targets, since the core ``Connection`` JSON-decodes query values where the SDK keeps strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from console.airflow.connections import parse_bool, parse_connection_value, resolve_connection
+from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
+
+pytestmark = pytest.mark.airflow
+
+ENV_VALUES = [
+    "remsvc://remotehost:50051?extra={}",
+    'remsvc://remotehost:50051?extra={"use_ssl":true,"bearer_token":"secret-prod-token"}',
+    "remsvc://us%40er:p%40ss%2Fw%3Ard@My%2DHost.example:6000/sch%2Fema?use_ssl=true",
+    "remsvc://[::1]:50052?use_ssl=TRUE&bearer_token=abc+def",
+    "remsvc://h?use_ssl=false&use_ssl=true&region=eu",
+    "remsvc://h:1234?use_ssl=false&__extra__=%7B%22use_ssl%22%3A%20true%2C%20%22bearer_token%22%3A%20%22t%22%7D",
+    "remsvc://h?ca_cert_path=%2Fetc%2Fssl%2Fca.pem&use_ssl=1",
+    "remsvc://h",
+    "google-cloud-platform://h:1",
+    "remsvc://https://inner-host:443",
+    '{"conn_type": "remsvc", "host": "jh", "port": "7001", "extra": "{\\"use_ssl\\": \\"yes\\"}"}',
+    '  {"conn_type": "remsvc", "host": "jh", "port": 7002, "login": "me", "extra": {"bearer_token": "t2"}}',
+    '{"conn_type": "google-cloud-platform", "host": "g"}',
+]
+
+AIRFLOW_SIDE = r"""
+import json, sys
+from airflow.sdk.definitions.connection import Connection
+from airflow.secrets.local_filesystem import load_connections_dict
+
+cases = json.loads(sys.stdin.read())
+out = {"env": [], "files": {}}
+for value in cases["env"]:
+    text = value.strip()
+    conn = Connection.from_json(text, conn_id="x") if text[0] == "{" else Connection.from_uri(text, conn_id="x")
+    out["env"].append({"conn_type": conn.conn_type, "host": conn.host, "port": conn.port, "login": conn.login,
+                       "password": conn.password, "schema": conn.schema or None, "extras": conn.extra_dejson})
+for path in cases["files"]:
+    out["files"][path] = {cid: {"host": c.host, "port": c.port, "extras": c.extra_dejson}
+                          for cid, c in load_connections_dict(path).items()}
+print(json.dumps(out))
+"""
+
+FILES = {
+    "conns.yaml": "a: remsvc://ya:50051?use_ssl=true&bearer_token=tok-a\n"
+                  "b:\n  conn_type: remsvc\n  host: yb\n  port: 50052\n  extra:\n    use_ssl: true\n    ca_cert_path: /ca.pem\n"
+                  "c: [\"remsvc://yc\"]\n",
+    "conns.json": json.dumps({"a": "remsvc://ja:1?use_ssl=no", "b": {"conn_type": "remsvc", "host": "jb",
+                              "extra_dejson": {"bearer_token": "tok-b", "use_ssl": True}}}),
+    "conns.env": "# comment\na=remsvc://ea:2?use_ssl=yes&bearer_token=tok-e\nb=remsvc://eb\n",
+}
+
+
+@pytest.fixture(scope="module")
+def airflow_results(tmp_path_factory) -> dict:
+    try:
+        install = ensure_airflow()
+    except AirflowUnavailable as exc:
+        pytest.skip(f"Airflow cannot be installed here: {exc}")
+    workdir = tmp_path_factory.mktemp("airflow-parse")
+    paths = []
+    for name, text in FILES.items():
+        (workdir / name).write_text(text)
+        paths.append(str(workdir / name))
+    env = {"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(workdir / "home"), "HOME": str(workdir)}
+    proc = subprocess.run([str(install.venv / "bin" / "python"), "-c", AIRFLOW_SIDE],
+                          input=json.dumps({"env": ENV_VALUES, "files": paths}),
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("index", range(len(ENV_VALUES)))
+def test_environment_values_parse_exactly_as_airflow(airflow_results, index):
+    theirs = airflow_results["env"][index]
+    ours = parse_connection_value("x", ENV_VALUES[index], source="test")
+    assert ours.conn_type == theirs["conn_type"]
+    assert ours.host == (theirs["host"] or "")
+    assert ours.port == (theirs["port"] or 50051)
+    assert ours.login == theirs["login"]
+    assert ours.password == theirs["password"]
+    assert ours.schema == theirs["schema"]
+    assert ours.extras == theirs["extras"]
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_connections_files_resolve_to_the_same_targets_as_airflow(airflow_results, name):
+    (path,) = [p for p in airflow_results["files"] if Path(p).name == name]
+    theirs = airflow_results["files"][path]
+    for conn_id, conn in theirs.items():
+        target = resolve_connection(conn_id, env={}, connections_file=path).target
+        extras = conn["extras"]
+        assert target.host == conn["host"]
+        assert target.port == (conn["port"] or 50051)
+        assert target.use_ssl is (parse_bool(extras.get("use_ssl", False)) is True)
+        assert target.bearer_token == extras.get("bearer_token")
+        assert target.ca_cert_path == extras.get("ca_cert_path")
