@@ -1,0 +1,190 @@
+"""Typed results the bundle services hand to the CLI and the Bundles pane.
+
+A ``BundleReport`` is one file's verdict (exactly one ``Status`` plus a human reason) and every
+trailer and manifest fact that explains it; ``ScanResult`` is one walk over the roots in the order
+Airflow's coordinator would meet the files, which is what dag_id resolution depends on.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(str, enum.Enum):
+    """Why a file is, or is not, a bundle Airflow would run."""
+
+    OK = "ok"
+    NOT_BUNDLE = "not_bundle"
+    NOT_EXECUTABLE = "not_executable"
+    UNSUPPORTED_FOOTER_VERSION = "unsupported_footer_version"
+    RESERVED_NONZERO = "reserved_nonzero"
+    BAD_REGIONS = "bad_regions"
+    HASH_MISMATCH = "hash_mismatch"
+    METADATA_TOO_LARGE = "metadata_too_large"
+    METADATA_UNDECODABLE = "metadata_undecodable"
+    METADATA_NOT_MAPPING = "metadata_not_mapping"
+    SCHEMA_VERSION_MISSING = "schema_version_missing"
+    SCHEMA_VERSION_UNKNOWN = "schema_version_unknown"
+    UNREADABLE = "unreadable"
+
+    @property
+    def is_rejection(self) -> bool:
+        """A file that claims to be (or may be) a bundle but that Airflow will not run."""
+        return self not in (Status.OK, Status.NOT_BUNDLE, Status.NOT_EXECUTABLE)
+
+    @property
+    def is_ignored(self) -> bool:
+        """Files Airflow passes over silently; listings omit them unless asked for everything."""
+        return self in (Status.NOT_BUNDLE, Status.NOT_EXECUTABLE)
+
+    @property
+    def coordinator_sees_dags(self) -> bool:
+        """The coordinator matches dag_ids only for bundles whose manifest it could load."""
+        return self in (Status.OK, Status.SCHEMA_VERSION_MISSING, Status.SCHEMA_VERSION_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class ValidationWarning:
+    """One JSON Schema finding in a manifest; ``path`` is a JSON path such as ``$.sdk.language``."""
+
+    path: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class BundleReport:
+    """Everything one read of one file established, in a shape both the CLI and the pane render."""
+
+    path: str
+    status: Status
+    reason: str
+    root: str = ""
+    size: int | None = None
+    mtime_ns: int | None = None
+    ino: int | None = None
+    dev: int | None = None
+    executable: bool = True
+    footer_ver: int | None = None
+    source_len: int | None = None
+    metadata_len: int | None = None
+    source_start: int | None = None
+    metadata_start: int | None = None
+    binary_sha256: str | None = None
+    actual_sha256: str | None = None
+    digest_cached: bool = False
+    source_name: str | None = None
+    sdk: dict[str, str | None] = field(default_factory=dict)
+    schema_version: str | None = None
+    dags: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[ValidationWarning] = field(default_factory=list)
+
+    @property
+    def identity(self) -> tuple[int | None, int | None, int | None, int | None]:
+        """What changes when a file is replaced or rewritten: (dev, inode, mtime_ns, size)."""
+        return (self.dev, self.ino, self.mtime_ns, self.size)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "root": self.root or None,
+            "status": self.status.value,
+            "reason": self.reason,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "source_name": self.source_name,
+            "source_len": self.source_len,
+            "metadata_len": self.metadata_len,
+            "footer_ver": self.footer_ver,
+            "binary_sha256": self.binary_sha256,
+            "actual_sha256": self.actual_sha256,
+            "schema_version": self.schema_version,
+            "sdk": dict(self.sdk),
+            "dags": {dag_id: list(tasks) for dag_id, tasks in self.dags.items()},
+            "warnings": [w.to_json() for w in self.warnings],
+        }
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """The embedded source, decoded for display and already inert (safe to put on a terminal)."""
+
+    name: str | None
+    length: int
+    text: str
+    invalid_utf8: bool = False
+    had_controls: bool = False
+    truncated: bool = False
+
+    @property
+    def available(self) -> bool:
+        return self.length > 0
+
+    @property
+    def extension(self) -> str:
+        """Lower-case extension of the manifest's ``source`` name, which picks the highlighter."""
+        name = self.name or ""
+        base = name.rsplit("/", 1)[-1]
+        return base.rsplit(".", 1)[-1].lower() if "." in base else ""
+
+
+@dataclass(frozen=True)
+class BundleDetail:
+    """One bundle opened for reading in full: the report plus manifest text and source for display.
+
+    ``manifest_text`` is raw decoded text (run it through ``console.safetext.inert`` before showing
+    it); ``source.text`` is inert already.
+    """
+
+    report: BundleReport
+    manifest_text: str | None
+    manifest_invalid_utf8: bool
+    source: SourceView | None
+
+
+@dataclass(frozen=True)
+class RootInfo:
+    """One configured root and whether it could be walked; ``origin`` says where it was configured."""
+
+    path: str
+    origin: str
+    exists: bool = True
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanProgress:
+    """A snapshot posted while scanning; byte counts cover only files whose digest was not cached."""
+
+    files_found: int
+    files_done: int
+    bytes_hashed: int
+    walking: bool
+    current: str | None = None
+
+
+@dataclass
+class ScanResult:
+    """One walk's reports in coordinator order, plus what went wrong with the walk itself."""
+
+    roots: list[RootInfo]
+    bundles: list[BundleReport]
+    walk_errors: list[str] = field(default_factory=list)
+    bytes_hashed: int = 0
+    cache_hits: int = 0
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+
+    def by_path(self) -> dict[str, BundleReport]:
+        return {report.path: report for report in self.bundles}
+
+    @property
+    def rejected(self) -> list[BundleReport]:
+        return [report for report in self.bundles if report.status.is_rejection]

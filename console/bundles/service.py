@@ -1,0 +1,139 @@
+"""The one object the Bundles pane and the ``bundles`` subcommand talk to.
+
+It owns the roots, the schema-version resolver and the persistent digest cache, keeps the last scan
+for resolution and diffs, and saves the cache after every scan so the next process starts warm.
+Every method is plain Python; the ``*_async`` variants run the blocking work in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .detail import load_detail
+from .digest_cache import DEFAULT_MAX_ENTRIES, DigestCache
+from .model import BundleDetail, BundleReport, ScanResult
+from .options import load_bundle_options
+from .resolve import Resolution, dag_index, resolve_dag
+from .roots import RootSpec, discover_roots
+from .scanner import OnProgress, Scanner
+from .schema_versions import SchemaVersions
+from .watch import ScanDiff, diff_scans
+
+
+class BundleService:
+    """Scan, inspect and resolve over a fixed set of roots."""
+
+    def __init__(
+        self,
+        roots: Sequence[RootSpec],
+        *,
+        use_cache: bool = True,
+        cache_path: Path | None = None,
+        cache_max_entries: int = DEFAULT_MAX_ENTRIES,
+        versions: SchemaVersions | None = None,
+        workers: int | None = None,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        self.roots = list(roots)
+        self.versions = versions or SchemaVersions()
+        self.digests = DigestCache.open(cache_path, max_entries=cache_max_entries) if use_cache else None
+        self.warnings = list(warnings)
+        if self.digests is not None and self.digests.discarded:
+            self.warnings.append(self.digests.discarded)
+        self.scanner = Scanner(self.roots, versions=self.versions, digests=self.digests, workers=workers)
+        self.last: ScanResult | None = None
+        self._by_path: dict[str, BundleReport] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(
+        cls,
+        arguments: Sequence[str | Path] = (),
+        *,
+        config_path: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        airflow_cfg: Path | None = None,
+        use_cache: bool = True,
+        cache_path: Path | None = None,
+        workers: int | None = None,
+    ) -> BundleService:
+        """Roots from ``arguments``, else the config file, else Airflow's ``[sdk] coordinators``."""
+        options, warnings = load_bundle_options(config_path, env=env)
+        found = discover_roots(arguments, options.roots, config_origin=options.roots_origin, env=env, cfg_path=airflow_cfg)
+        return cls(
+            found.roots,
+            use_cache=use_cache,
+            cache_path=cache_path,
+            cache_max_entries=options.cache_max_entries,
+            versions=SchemaVersions(options.schema_versions),
+            workers=workers,
+            warnings=[*warnings, *found.warnings],
+        )
+
+    @property
+    def root_paths(self) -> list[str]:
+        return [info.path for info in self.scanner.root_infos()]
+
+    def scan(
+        self,
+        *,
+        on_progress: OnProgress | None = None,
+        cancel: threading.Event | None = None,
+        progress_interval: float = 0.05,
+    ) -> ScanResult:
+        """Scan every root; on success the result becomes ``last`` and the digest cache is saved."""
+        result = self.scanner.scan(on_progress=on_progress, cancel=cancel, progress_interval=progress_interval)
+        if not result.cancelled:
+            with self._lock:
+                self.last = result
+                self._by_path = result.by_path()
+        self.save_cache()
+        return result
+
+    def rescan(
+        self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
+    ) -> tuple[ScanResult, ScanDiff]:
+        """Scan again and say what changed since ``last`` (everything is "added" on the first scan)."""
+        previous = self.last
+        result = self.scan(on_progress=on_progress, cancel=cancel)
+        return result, diff_scans(previous or ScanResult(roots=result.roots, bundles=[]), result)
+
+    async def scan_async(
+        self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
+    ) -> ScanResult:
+        return await asyncio.to_thread(self.scan, on_progress=on_progress, cancel=cancel)
+
+    async def rescan_async(
+        self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
+    ) -> tuple[ScanResult, ScanDiff]:
+        return await asyncio.to_thread(self.rescan, on_progress=on_progress, cancel=cancel)
+
+    def detail(self, path: str) -> BundleDetail:
+        """Trailer, manifest text, warnings and inert source of one file (cached digest reused)."""
+        report = self._by_path.get(path)
+        root = report.root if report else ""
+        return load_detail(path, root=root, versions=self.versions, digests=self.digests)
+
+    async def detail_async(self, path: str) -> BundleDetail:
+        return await asyncio.to_thread(self.detail, path)
+
+    def resolve(self, dag_id: str) -> Resolution:
+        """Which bundle Airflow runs for ``dag_id`` per the last scan (scanning first if there is none)."""
+        result = self.last or self.scan()
+        return resolve_dag(result.bundles, dag_id, self.root_paths)
+
+    def dag_index(self) -> dict[str, Resolution]:
+        result = self.last or self.scan()
+        return dag_index(result.bundles, self.root_paths)
+
+    def save_cache(self) -> str | None:
+        """Persist new digests; a failure is returned as one line (and kept in ``warnings``)."""
+        if self.digests is None:
+            return None
+        error = self.digests.save()
+        if error:
+            self.warnings.append(error)
+        return error
