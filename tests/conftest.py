@@ -1,13 +1,36 @@
-"""Shared fixtures: the embedded RemSvc server as a real child process, and test certificates."""
+"""Shared fixtures: an isolated environment, the embedded RemSvc server as a real child process, test certificates."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import pytest
 
 from tests.helpers.certs import CertSet, make_certs
 from tests.helpers.remsvc_server import ServerProcess, start_server_process
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Every test gets its own XDG dirs and an empty Airflow home.
+
+    Nothing reads or writes the developer's journal, digest cache, console config, connections or
+    Airflow configuration.
+    """
+    home = tmp_path_factory.mktemp("home")
+    values = {
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "AIRFLOW_HOME": str(home / "airflow"),
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    for name in list(os.environ):
+        if name.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "REMSVC_CONSOLE_")) or name == "AIRFLOW_CONFIG":
+            monkeypatch.delenv(name)
+    return values
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from ..remsvc.report import (
     TargetOutcome,
     combined_exit_status,
 )
+from ..dispatch_service import default_src
 from ..safetext import inert
 from .targets import add_connection_arguments, resolve_targets
 
@@ -50,10 +51,6 @@ def register(subparsers) -> None:
     parser.add_argument("--json", action="store_true", help="print the Airflow operator's XCom result shape")
     parser.add_argument("--no-journal", action="store_true", help="do not record this dispatch in the journal")
     parser.set_defaults(func=main)
-
-
-def default_src() -> str:
-    return f"remsvc-console@{socket.gethostname()}"
 
 
 def read_commands(values: list[str], stdin) -> list[str]:

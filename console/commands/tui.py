@@ -1,19 +1,106 @@
-"""Top-level options that start the full-screen console (the default when no subcommand is given)."""
+"""Top-level options that start the full-screen console (the default when no subcommand is given).
+
+Textual is imported only when the console actually starts, so ``--help`` and the headless
+subcommands stay quick and work without a terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from ..settings import SettingsError, describe_sources, load_settings
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONNECTION = 3
+EXIT_DEMO = 4
 
 
 def epilog() -> str:
-    return ""
+    return (
+        "Start with `remsvc-console --demo` to try the console against a local demo server.\n\n"
+        + describe_sources()
+        + "\nKeys are remapped by binding id under `keymap:` in the settings file."
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--conn", action="append", default=[], metavar="ID", help="connection id to target (repeatable)")
-    parser.add_argument("--demo", action="store_true", help="start an embedded RemSvc server and sample bundles")
+    group = parser.add_argument_group("console options (when no subcommand is given)")
+    group.add_argument("--conn", action="append", default=[], metavar="ID",
+                       help="connection id or glob to target, e.g. remsvc_web_* (repeatable)")
+    group.add_argument("--demo", action="store_true", help="start an embedded RemSvc server and sample bundles, labelled DEMO")
+    group.add_argument("--read-only", action="store_true", default=None, help="refuse to dispatch (browse, history, health only)")
+    group.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast or any Textual theme")
+    group.add_argument("--config", metavar="PATH", help="settings file (default shown below)")
+    group.add_argument("--connections-file", metavar="PATH", help="Airflow local-filesystem connections file (.yaml/.json/.env)")
+    group.add_argument("--journal-dir", metavar="DIR", help="where the dispatch journal is written")
+    group.add_argument("--bundles", action="append", default=[], metavar="DIR",
+                       help="bundle root for the Bundles pane (repeatable; default: config, then Airflow's [sdk] coordinators)")
+    group.add_argument("--api-url", action="append", default=[], metavar="URL",
+                       help="Airflow API server base URL for the Health pane (repeatable)")
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"remsvc-console: {message}", file=sys.stderr)
+    return status
 
 
 def run(args: argparse.Namespace) -> int:
-    print("the console is being built; use a subcommand")
-    return 2
+    try:
+        settings = load_settings(
+            args.config,
+            overrides={
+                "connections_file": args.connections_file,
+                "theme": args.theme,
+                "journal_dir": args.journal_dir,
+                "read_only": args.read_only,
+                "targets": args.conn,
+            },
+        )
+    except SettingsError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+
+    from ..demo import SAMPLE_STREAM, DemoEnvironment, DemoError
+    from ..dispatch_service import DispatchService, TargetCatalog, TargetLookupError
+
+    demo = DemoEnvironment() if args.demo else None
+    try:
+        extra = []
+        if demo is not None:
+            try:
+                extra.append(demo.start())
+            except DemoError as exc:
+                return _fail(str(exc), EXIT_DEMO)
+        catalog = TargetCatalog(connections_file=settings.connections_file, extra=extra)
+        patterns = list(args.conn) or list(settings.targets) or [t.name for t in extra]
+        try:
+            known = catalog.resolve(patterns)
+        except TargetLookupError as exc:
+            return _fail(str(exc), EXIT_CONNECTION)
+        notices = [f"{k.target.name}: {w}" for k in known for w in k.warnings]
+        service = DispatchService(
+            journal_dir=settings.journal_dir,
+            read_only=settings.read_only,
+            confirm_threshold=settings.fanout_confirm_threshold,
+        )
+        from ..ui.app import ConsoleApp
+        from ..ui.context import ConsoleContext
+
+        ctx = ConsoleContext(
+            settings=settings,
+            service=service,
+            catalog=catalog,
+            targets=[k.target for k in known],
+            editor_text=SAMPLE_STREAM if demo is not None else "",
+            notices=notices,
+            demo=demo is not None,
+            bundle_roots=[*args.bundles, *([demo.bundles_dir] if demo is not None and demo.bundles_dir is not None else [])],
+            health_api_urls=list(args.api_url),
+        )
+        app = ConsoleApp(ctx)
+        app.run()
+        return int(app.return_code or 0)
+    finally:
+        if demo is not None:
+            demo.stop()

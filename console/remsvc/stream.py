@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .client import RemSvcClient
 
 RETRY_DELAY_S = 0.5
+# grpc.aio replaces the server's status with this when one of our writes races the server ending the
+# stream early (an auth rejection, a denial): the real status never reaches the caller.
+LOST_STATUS_DETAILS = "Internal error from Core"
 
 
 class _Attempt:
@@ -145,11 +148,25 @@ class StreamCall:
             await asyncio.gather(writer, return_exceptions=True)
         if code is grpc.StatusCode.OK:
             return StreamStatus.COMPLETED, None, None
+        if code is grpc.StatusCode.INTERNAL and details == LOST_STATUS_DETAILS and attempt.write_error is not None:
+            return await self._recover_lost_status()
         return (
             status_for(code, details or ""),
             code.name if code is not None else None,
             describe(self.target, cause_for(code, details or "", timeout=self.timeout)),
         )
+
+    async def _recover_lost_status(self) -> tuple[StreamStatus, str | None, str | None]:
+        """Learn why the server ended the stream when gRPC lost its status: a ``Ping`` with the same
+        credentials shows an authentication failure; anything else is reported as an early end."""
+        if not self._answered:
+            try:
+                await self.client.ping(timeout=5.0)
+            except RemSvcError as err:
+                if err.status is StreamStatus.UNAUTHENTICATED:
+                    return err.status, err.code, err.message
+        cause = "the server ended the stream early (its status was lost: a command was still being sent)"
+        return StreamStatus.ERROR, "INTERNAL", describe(self.target, cause)
 
     async def _write_all(self, call, attempt: _Attempt, emit) -> None:
         target_name = self.target.name

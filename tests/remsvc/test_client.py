@@ -245,3 +245,13 @@ async def test_cancel_ends_with_cancelled_and_keeps_answers(remsvc_server):
     finished = events[-1]
     assert finished.status is StreamStatus.CANCELLED
     assert finished.answered == (1,) and finished.missing == (2, 3)
+
+
+async def test_rejected_token_is_reported_even_when_writes_race_the_rejection(remsvc_server_factory):
+    """gRPC loses the server's status when a write is in flight as the server rejects the stream;
+    the client must still say the token was refused, every time."""
+    server = remsvc_server_factory(f"[auth]\nops = {TOKEN}\n", extra_args=("--insecure-auth",))
+    for _ in range(15):
+        events = await collect(server.target("race", bearer_token="wrong"), [Command("true")] * 50)
+        assert events[-1].status is StreamStatus.UNAUTHENTICATED, events[-1].error
+        assert "invalid bearer token" in events[-1].error

@@ -1,0 +1,448 @@
+"""The dispatch path the console's Dispatch pane calls, with no terminal code in it.
+
+It turns editor text and options into commands, refuses to dispatch when the console is read-only
+(here, not by hiding a button), asks for confirmation above the fan-out threshold, journals every
+event as it happens, and hands the typed events on to whoever iterates the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import os
+import re
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .remsvc.client import RemSvcClient
+from .remsvc.errors import RemSvcError
+from .remsvc.fanout import DEFAULT_CONCURRENCY, FanOut
+from .remsvc.model import Command, CommandResult, DispatchEvent, StreamFinished, Target
+from .remsvc.report import TargetOutcome
+
+CMDTYP_NAMES = {0: "shell", 1: "PowerShell"}
+
+
+class ReadOnlyError(Exception):
+    """Dispatch refused because the console is read-only."""
+
+
+class DispatchInputError(ValueError):
+    """The editor text or an option cannot be dispatched; ``str()`` says what to fix."""
+
+
+class ConfirmationRequired(Exception):
+    """More targets than the confirmation threshold; call again with ``confirmed=True``."""
+
+    def __init__(self, count: int, threshold: int):
+        self.count = count
+        self.threshold = threshold
+        super().__init__(f"dispatch to {count} targets needs confirmation (threshold {threshold})")
+
+
+def default_src(hostname: str | None = None) -> str:
+    """The ``src`` servers log for our commands: who sent them, from where."""
+    return f"remsvc-console@{hostname or socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """Per-stream options from the compose form."""
+
+    cmdtyp: int = 0
+    cmdusr: str = ""
+    src: str = ""
+    timeout: float | None = None
+
+    def journal_options(self) -> dict:
+        return {"cmdtyp": self.cmdtyp, "cmdusr": self.cmdusr, "src": self.src, "timeout": self.timeout, "via": "tui"}
+
+
+def parse_timeout(text: str) -> float | None:
+    """Stream timeout from a form field: blank means none; otherwise positive seconds."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise DispatchInputError(f"timeout must be a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise DispatchInputError(f"timeout must be positive, got {text!r}")
+    return value
+
+
+def parse_commands(text: str, options: DispatchOptions) -> list[Command]:
+    """One command per non-blank line; lines starting with ``#`` are notes, not commands."""
+    if options.cmdtyp not in CMDTYP_NAMES:
+        raise DispatchInputError(f"cmdtyp must be 0 (shell) or 1 (PowerShell), got {options.cmdtyp}")
+    commands = []
+    for line in text.splitlines():
+        line = line.rstrip("\r")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        commands.append(Command(cmd=line, cmdtyp=options.cmdtyp, cmdusr=options.cmdusr.strip(), src=options.src))
+    if not commands:
+        raise DispatchInputError("nothing to run: write one command per line in the editor")
+    return commands
+
+
+def overall_state(outcomes: Sequence[TargetOutcome], cancelled: bool) -> str:
+    """SUCCESS only when every target answered every command with rc 0."""
+    if cancelled:
+        return "CANCELLED"
+    states = {o.state for o in outcomes}
+    if states == {"SUCCESS"}:
+        return "SUCCESS"
+    return "CANCELLED" if "CANCELLED" in states else "FAILED"
+
+
+def overall_error(outcomes: Sequence[TargetOutcome]) -> str | None:
+    errors = [o.error_msg for o in outcomes if o.state != "SUCCESS" and o.error_msg]
+    if not errors:
+        return None
+    if len(outcomes) == 1:
+        return errors[0]
+    return f"{len(errors)} of {len(outcomes)} targets did not succeed; first: {errors[0]}"
+
+
+@dataclass
+class DispatchOutcome:
+    """How a finished dispatch ended, per target and overall."""
+
+    dispatch_id: str | None
+    state: str
+    error: str | None
+    outcomes: dict[str, TargetOutcome]
+    journal_error: str | None = None
+
+    def to_json(self) -> dict:
+        """The ``run --json`` shape: one target's XCom dict, or ``{"targets": {...}}`` for several."""
+        if len(self.outcomes) == 1:
+            return next(iter(self.outcomes.values())).to_xcom()
+        return {"targets": {name: o.to_xcom() for name, o in self.outcomes.items()}}
+
+
+@dataclass
+class DispatchRun:
+    """One dispatch in flight: async-iterate it for events (journalled first), ``cancel()`` to stop it."""
+
+    targets: list[Target]
+    commands: list[Command]
+    options: DispatchOptions
+    journal: object | None
+    dispatch_id: str | None
+    concurrency: int = DEFAULT_CONCURRENCY
+    outcome: DispatchOutcome | None = None
+    journal_error: str | None = None
+    _fan: FanOut | None = field(default=None, repr=False)
+    _cancelled: bool = False
+
+    def cancel(self) -> None:
+        """End every stream; each target then reports its answered and missing tids."""
+        self._cancelled = True
+        if self._fan is not None:
+            self._fan.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def __aiter__(self) -> AsyncIterator[DispatchEvent]:
+        return self._events()
+
+    def _journal(self, method: str, *args, **kwargs) -> None:
+        if self.journal is None or self.journal_error is not None:
+            return
+        try:
+            getattr(self.journal, method)(*args, **kwargs)
+        except OSError as exc:
+            self.journal_error = f"journal write failed, later events not recorded: {exc}"
+
+    async def _events(self) -> AsyncIterator[DispatchEvent]:
+        outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
+        self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout)
+        if self._cancelled:
+            self._fan.cancel()
+        events = self._fan.__aiter__()
+        interrupted = False
+        try:
+            async for event in events:
+                if isinstance(event, (CommandResult, StreamFinished)):
+                    self._journal("record", self.dispatch_id, event)
+                    outcomes[event.target].apply(event)
+                yield event
+        except (GeneratorExit, asyncio.CancelledError):
+            interrupted = True
+            self._fan.cancel()
+            raise
+        finally:
+            await events.aclose()
+            ordered = [outcomes[t.name] for t in self.targets]
+            state = overall_state(ordered, self._cancelled or interrupted)
+            error = overall_error(ordered)
+            if interrupted and error is None:
+                error = "dispatch interrupted: the console stopped before every target answered"
+            self._journal("finish", self.dispatch_id, state, error=error)
+            if self.journal is not None:
+                write_error = getattr(self.journal, "write_error", None)
+                if write_error is not None and self.journal_error is None:
+                    self.journal_error = f"journal write failed, later events not recorded: {write_error}"
+                self.journal.close()
+            self.outcome = DispatchOutcome(self.dispatch_id, state, error, {o.name: o for o in ordered}, self.journal_error)
+
+
+class DispatchService:
+    """Starts dispatches; owns the read-only switch and the fan-out confirmation threshold."""
+
+    def __init__(
+        self,
+        *,
+        journal_dir: Path | None = None,
+        journal_enabled: bool = True,
+        read_only: bool = False,
+        read_only_locked: bool | None = None,
+        confirm_threshold: int = 10,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ):
+        self.journal_dir = journal_dir
+        self.journal_enabled = journal_enabled
+        self._read_only = read_only
+        self.read_only_locked = read_only if read_only_locked is None else read_only_locked
+        self.confirm_threshold = confirm_threshold
+        self.concurrency = concurrency
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def set_read_only(self, value: bool) -> None:
+        """Turn read-only on at any time; off only when it was not imposed by flag or config."""
+        if not value and self.read_only_locked:
+            raise ReadOnlyError("read-only was set by --read-only or the config file; restart without it to dispatch")
+        self._read_only = value
+
+    def open_journal(self, targets: Sequence[Target]):
+        from .journal import Journal
+
+        tokens = [t.bearer_token for t in targets if t.bearer_token]
+        return Journal(self.journal_dir, redact=tokens)
+
+    def start(
+        self,
+        targets: Sequence[Target],
+        commands: Sequence[Command],
+        options: DispatchOptions,
+        *,
+        confirmed: bool = False,
+    ) -> DispatchRun:
+        """Check and journal a dispatch; nothing is sent until the returned run is iterated."""
+        if self._read_only:
+            raise ReadOnlyError("dispatch refused: the console is read-only")
+        if not targets:
+            raise DispatchInputError("no target selected: pick one or more connections first")
+        if not commands:
+            raise DispatchInputError("nothing to run: write one command per line in the editor")
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise DispatchInputError("the same target is selected twice")
+        if len(targets) > self.confirm_threshold and not confirmed:
+            raise ConfirmationRequired(len(targets), self.confirm_threshold)
+        journal, dispatch_id, journal_error = None, None, None
+        if self.journal_enabled:
+            try:
+                journal = self.open_journal(targets)
+                dispatch_id = journal.start(list(targets), list(commands), options=options.journal_options())
+            except OSError as exc:
+                journal, journal_error = None, f"journal disabled for this dispatch: {exc}"
+        return DispatchRun(
+            targets=list(targets),
+            commands=list(commands),
+            options=options,
+            journal=journal,
+            dispatch_id=dispatch_id,
+            concurrency=self.concurrency,
+            journal_error=journal_error,
+        )
+
+    def history(self, since_days: int = 7):
+        """Past dispatches from the journal, newest first, with warnings about damaged lines."""
+        from .journal import Journal
+
+        return Journal(self.journal_dir).read_dispatches(since_days=since_days)
+
+
+REMSVC_CONN_TYPES = ("remsvc", "grpc")
+
+
+class TargetLookupError(Exception):
+    """A connection id or glob that cannot be turned into targets; ``str()`` is one line."""
+
+
+@dataclass(frozen=True)
+class KnownTarget:
+    """A target the picker can offer, with where it came from and what looks wrong with it."""
+
+    target: Target
+    source: str
+    warnings: tuple[str, ...] = ()
+
+
+class TargetCatalog:
+    """Airflow connections (environment and connections file) plus session-only targets such as DEMO."""
+
+    def __init__(
+        self, *, connections_file: Path | None = None, env: Mapping[str, str] | None = None, extra: Sequence[Target] = ()
+    ):
+        self.connections_file = connections_file
+        self.env = env
+        self.extra = [KnownTarget(t, "this session", ()) for t in extra]
+
+    @staticmethod
+    def _known(conn) -> KnownTarget:
+        return KnownTarget(conn.target, conn.source, tuple(w.message for w in conn.warnings))
+
+    def scan(self) -> tuple[list[KnownTarget], list[str]]:
+        """Everything selectable, and one line per connection that could not be read."""
+        from .airflow.connections import ConnectionLookupError, scan_connections
+
+        try:
+            scan = scan_connections(env=self.env, connections_file=self.connections_file, conn_types=REMSVC_CONN_TYPES)
+        except ConnectionLookupError as exc:
+            return list(self.extra), [str(exc)]
+        taken = {k.target.name for k in self.extra}
+        known = list(self.extra) + [self._known(c) for c in scan.connections if c.conn_id not in taken]
+        return known, [str(e) for e in scan.errors]
+
+    def resolve(self, patterns: Sequence[str]) -> list[KnownTarget]:
+        """Ids and globs in order, without duplicates; raise TargetLookupError naming what failed."""
+        from .airflow.connections import (
+            ConnectionLookupError,
+            ConnectionNotFound,
+            match_connections,
+        )
+
+        chosen: dict[str, KnownTarget] = {}
+        for pattern in patterns:
+            is_glob = any(ch in pattern for ch in "*?[")
+            local = [k for k in self.extra if fnmatch.fnmatchcase(k.target.name, pattern)]
+            for k in local:
+                chosen.setdefault(k.target.name, k)
+            if local and not is_glob:
+                continue
+            try:
+                found = match_connections([pattern], env=self.env, connections_file=self.connections_file,
+                                          conn_types=REMSVC_CONN_TYPES if is_glob else None)
+            except ConnectionNotFound as exc:
+                if local:
+                    continue
+                raise TargetLookupError(str(exc)) from None
+            except ConnectionLookupError as exc:
+                raise TargetLookupError(str(exc)) from None
+            for conn in found:
+                chosen.setdefault(conn.conn_id, self._known(conn))
+        return list(chosen.values())
+
+
+@dataclass(frozen=True)
+class StatusProbe:
+    """One Ping + GetStatus of a target, for the status line."""
+
+    target: str
+    latency_ms: float | None
+    status: str | None
+    error: str | None
+
+
+def _short_cause(message: str) -> str:
+    """``name (address): cause`` -> ``cause``; the status line already names the target."""
+    _, sep, cause = message.partition("): ")
+    return cause if sep else message
+
+
+def format_server_status(rc: int, msg: str, uptime_s: float | None, commands: int | None) -> str:
+    if rc != 0:
+        return f"status rc {rc}: {msg}"
+    parts = []
+    if uptime_s is not None:
+        parts.append(f"uptime {int(uptime_s)}s")
+    if commands is not None:
+        parts.append(f"{commands} cmds")
+    return " · ".join(parts) or msg
+
+
+async def probe_status(target: Target, *, timeout: float = 3.0) -> StatusProbe:
+    """GetStatus, then Ping on the open channel so the latency is the round trip, not the connect.
+
+    A failure is a result with ``error`` set, never an exception.
+    """
+    async with RemSvcClient(target, connect_timeout=timeout) as client:
+        try:
+            status = await client.get_status(timeout=timeout)
+            latency = await client.ping(timeout=timeout)
+        except RemSvcError as err:
+            return StatusProbe(target.name, None, None, _short_cause(str(err)))
+    text = format_server_status(status.rc, status.msg, status.uptime_s, status.commands)
+    return StatusProbe(target.name, latency * 1000.0, text, None)
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_stem(*parts: object) -> str:
+    """A file name from target names and ids that may hold anything."""
+    return "-".join(_UNSAFE_NAME.sub("_", str(p)).strip("_") or "x" for p in parts)
+
+
+def write_private(directory: Path, name: str, data: str) -> Path:
+    """Write a new 0600 file under ``directory`` (made 0700); never overwrite, add a counter instead."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem, dot, suffix = name.partition(".")
+    for attempt in range(1000):
+        candidate = directory / (name if attempt == 0 else f"{stem}-{attempt}{dot}{suffix}")
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(data)
+        return candidate
+    raise OSError(f"too many files named {name} in {directory}")
+
+
+def save_result(result: CommandResult, directory: Path, stem: str) -> list[Path]:
+    """The full stdout (and stderr when there is any) of one result, exactly as received."""
+    paths = [write_private(directory, f"{stem}.stdout.txt", result.out)]
+    if result.err:
+        paths.append(write_private(directory, f"{stem}.stderr.txt", result.err))
+    return paths
+
+
+def export_json(payload: dict, directory: Path, stem: str) -> Path:
+    """A dispatch in the ``run --json`` shape, as a file."""
+    return write_private(directory, f"{stem}.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def record_json(record) -> dict:
+    """A journalled dispatch in the ``run --json`` shape (one target, or ``{"targets": {...}}``)."""
+    names = record.target_names
+    if len(names) == 1:
+        return record.to_xcom(names[0])
+    return {"targets": {name: record.to_xcom(name) for name in names}}
+
+
+def record_options(record) -> DispatchOptions:
+    """The options a journalled dispatch ran with, for putting it back in the editor."""
+    opts = record.options or {}
+    first = record.commands[0] if record.commands else Command("")
+    timeout = opts.get("timeout")
+    return DispatchOptions(
+        cmdtyp=int(opts.get("cmdtyp", first.cmdtyp) or 0),
+        cmdusr=str(opts.get("cmdusr", first.cmdusr) or ""),
+        src=str(opts.get("src", first.src) or ""),
+        timeout=float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else None,
+    )

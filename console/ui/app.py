@@ -1,0 +1,135 @@
+"""The console app: status line, panes in tabs, footer, command palette. Kept thin on purpose;
+panes, widgets and screens hold the behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from console.dispatch_service import ReadOnlyError, probe_status
+from console.settings import DEFAULT_THEME
+from console.ui import bindings
+from console.ui.context import ConsoleContext
+from console.ui.messages import TargetsChanged
+from console.ui.panes import PANES
+from console.ui.panes.dispatch import DispatchPane
+from console.ui.screens.error import worker_failure_screen
+from console.ui.themes import load_themes
+from console.ui.widgets.status_bar import StatusBar, TargetStatus
+
+MAX_POLLED_TARGETS = 16
+
+
+class ConsoleApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "styles" / "app.tcss"
+    TITLE = "remsvc-console"
+    BINDINGS = bindings.APP
+
+    def __init__(self, ctx: ConsoleContext):
+        super().__init__()
+        self.ctx = ctx
+        loaded = load_themes()
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        ctx.notices.extend(loaded.problems)
+        wanted = ctx.settings.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            themes = ", ".join(sorted(self.available_themes))
+            ctx.notices.append(f"unknown theme {wanted!r}; using {DEFAULT_THEME} (themes: {themes})")
+            self.theme = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        keymap = dict(ctx.settings.keymap)
+        unknown = bindings.unknown_keymap_ids(keymap)
+        if unknown:
+            ctx.notices.append(f"keymap: no binding with id {', '.join(unknown)}")
+        self.set_keymap({k: v for k, v in keymap.items() if k not in unknown})
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        with TabbedContent(initial=PANES[0].pane_id, id="panes"):
+            for spec in PANES:
+                with TabPane(spec.title, id=spec.pane_id):
+                    yield spec.load()(self.ctx, id=f"{spec.pane_id}-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        bar = self.query_one(StatusBar)
+        bar.targets = tuple(self.ctx.targets)
+        bar.read_only = self.ctx.service.read_only
+        for notice in self.ctx.notices:
+            self.notify(notice, severity="warning", markup=False, timeout=10)
+        self._start_polling()
+        self.dispatch_pane.action_focus_editor()
+
+    @property
+    def dispatch_pane(self) -> DispatchPane:
+        return self.query_one(DispatchPane)
+
+    # Status line ---------------------------------------------------------------------------------
+
+    def _start_polling(self) -> None:
+        if self.ctx.poll_status and self.query_one(StatusBar).targets:
+            self._poll_status(list(self.query_one(StatusBar).targets)[:MAX_POLLED_TARGETS])
+
+    @work(group="status", exclusive=True, exit_on_error=False)
+    async def _poll_status(self, targets) -> None:
+        bar = self.query_one(StatusBar)
+        while True:
+            probes = await asyncio.gather(*(probe_status(t) for t in targets))
+            bar.statuses = {p.target: TargetStatus(p.latency_ms, p.status, p.error) for p in probes}
+            await asyncio.sleep(self.ctx.settings.status_interval)
+
+    def on_targets_changed(self, message: TargetsChanged) -> None:
+        bar = self.query_one(StatusBar)
+        bar.targets = tuple(message.targets)
+        bar.statuses = {}
+        self.workers.cancel_group(self, "status")
+        self._start_polling()
+
+    # Actions -------------------------------------------------------------------------------------
+
+    def action_show_pane(self, pane_id: str) -> None:
+        self.query_one("#panes", TabbedContent).active = pane_id
+        if pane_id == "dispatch":
+            self.dispatch_pane.action_focus_editor()
+        else:
+            self.query_one(f"#{pane_id}-pane").focus()
+
+    def action_toggle_read_only(self) -> None:
+        service = self.ctx.service
+        try:
+            service.set_read_only(not service.read_only)
+        except ReadOnlyError as exc:
+            self.notify(str(exc), title="Read-only", severity="warning", markup=False)
+            return
+        self.query_one(StatusBar).read_only = service.read_only
+        message = "Read-only: dispatch is refused." if service.read_only else "Read-only off: dispatch allowed."
+        self.notify(message, markup=False)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        pane = self.dispatch_pane
+        yield SystemCommand("Run stream", "Dispatch the editor's commands to the selected targets", pane.action_run)
+        yield SystemCommand("Cancel dispatch", "Cancel the running dispatch; answered tids are kept", pane.action_cancel)
+        yield SystemCommand("Re-run last dispatch", "Put the last dispatch back in the editor to review and run", pane.rerun_last)
+        yield SystemCommand("Switch targets", "Choose the connections to dispatch to", pane.action_pick_targets)
+        yield SystemCommand("Export dispatch as JSON", "Write the last dispatch in the run --json shape", pane.action_export)
+        yield SystemCommand("Dispatch history", "Past dispatches from the journal", pane.action_history)
+        yield SystemCommand("Group results by tid", "Fold identical results across targets", pane.action_toggle_grouped)
+        yield SystemCommand("Toggle read-only", "Refuse or allow dispatching", self.action_toggle_read_only)
+        for spec in PANES:
+            show = partial(self.action_show_pane, spec.pane_id)
+            yield SystemCommand(f"Show {spec.title}", f"Switch to the {spec.title} pane", show)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.push_screen(worker_failure_screen("Status polling failed", event.worker.error))

@@ -1,0 +1,120 @@
+"""Every key binding of the console, each with a stable id users can remap in ``keymap:``.
+
+Ids are ``<where>.<what>``; the config file maps an id to new keys, e.g. ``dispatch.run: f5``.
+Ctrl-keys are used where the editor has focus (it takes printable keys); single letters only on
+widgets that do not take text. ``ctrl+b`` (tmux prefix) and ``ctrl+s`` (XOFF) are avoided.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+APP = [
+    Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    Binding("1,f1", "show_pane('dispatch')", "Dispatch", id="app.pane.dispatch", show=False),
+    Binding("2,f2", "show_pane('bundles')", "Bundles", id="app.pane.bundles", show=False),
+    Binding("3,f3", "show_pane('health')", "Health", id="app.pane.health", show=False),
+]
+
+DISPATCH = [
+    Binding("ctrl+r,f5", "run", "Run", id="dispatch.run"),
+    Binding("ctrl+g", "cancel", "Cancel", id="dispatch.cancel"),
+    Binding("ctrl+t", "pick_targets", "Targets", id="dispatch.targets"),
+    Binding("ctrl+o", "history", "History", id="dispatch.history"),
+    Binding("ctrl+l", "toggle_grouped", "Group", id="dispatch.grouped"),
+    Binding("ctrl+e", "focus_editor", "Editor", id="dispatch.editor", show=False),
+]
+
+RESULTS = [
+    Binding("enter", "open_output", "Output", id="results.open"),
+    Binding("up,k", "cursor_up", "Up", id="results.up", show=False),
+    Binding("down,j", "cursor_down", "Down", id="results.down", show=False),
+    Binding("pageup", "page_up", "Page up", id="results.page_up", show=False),
+    Binding("pagedown", "page_down", "Page down", id="results.page_down", show=False),
+    Binding("home", "first", "First", id="results.first", show=False),
+    Binding("end", "last", "Last", id="results.last", show=False),
+    Binding("y", "copy", "Copy", id="results.copy"),
+    Binding("s", "save", "Save", id="results.save"),
+    Binding("e", "export", "Export", id="results.export"),
+]
+
+OUTPUT = [
+    Binding("slash", "search", "Search", id="output.search"),
+    Binding("n", "next_match", "Next", id="output.next"),
+    Binding("N", "previous_match", "Prev", id="output.previous", show=False),
+    Binding("y", "copy", "Copy", id="output.copy"),
+    Binding("s", "save", "Save", id="output.save"),
+    Binding("escape", "back", "Back", id="output.back"),
+    Binding("up,k", "scroll_up", "Up", id="output.up", show=False),
+    Binding("down,j", "scroll_down", "Down", id="output.down", show=False),
+    Binding("left,h", "scroll_left", "Left", id="output.left", show=False),
+    Binding("right,l", "scroll_right", "Right", id="output.right", show=False),
+    Binding("pageup", "page_up", "Page up", id="output.page_up", show=False),
+    Binding("pagedown", "page_down", "Page down", id="output.page_down", show=False),
+    Binding("home", "scroll_home", "Top", id="output.top", show=False),
+    Binding("end", "scroll_end", "Bottom", id="output.bottom", show=False),
+]
+
+FANOUT = [
+    Binding("up,k", "scroll_up", "Up", id="fanout.up", show=False),
+    Binding("down,j", "scroll_down", "Down", id="fanout.down", show=False),
+    Binding("pageup", "page_up", "Page up", id="fanout.page_up", show=False),
+    Binding("pagedown", "page_down", "Page down", id="fanout.page_down", show=False),
+]
+
+CONFIRM = [
+    Binding("y", "confirm", "Yes", id="confirm.yes"),
+    Binding("n,escape", "decline", "No", id="confirm.no"),
+]
+
+PICKER = [
+    Binding("ctrl+o", "apply", "Use selection", id="targets.apply"),
+    Binding("escape", "dismiss_picker", "Cancel", id="targets.cancel"),
+    Binding("ctrl+a", "select_all", "Select all", id="targets.all"),
+    Binding("ctrl+n", "select_none", "Select none", id="targets.none"),
+]
+
+HISTORY = [
+    Binding("r", "rerun", "Re-run (into editor)", id="history.rerun"),
+    Binding("e", "export", "Export JSON", id="history.export"),
+    Binding("escape", "close", "Close", id="history.close"),
+]
+
+ERROR = [
+    Binding("escape,enter", "close", "Close", id="error.close"),
+]
+
+BUNDLES = [
+    Binding("slash", "focus_filter", "Filter", id="bundles.filter"),
+    Binding("r", "rescan", "Rescan", id="bundles.rescan"),
+    Binding("d", "resolve", "Resolve dag_id", id="bundles.resolve"),
+    Binding("x", "toggle_rejected", "Rejected only", id="bundles.rejected_only"),
+    Binding("right_square_bracket", "step_tab(1)", "Next tab", id="bundles.next_tab"),
+    Binding("left_square_bracket", "step_tab(-1)", "Previous tab", id="bundles.previous_tab", show=False),
+    Binding("c", "cancel_scan", "Cancel scan", id="bundles.cancel_scan", show=False),
+    Binding("escape", "leave_filter", "Back to tree", id="bundles.tree", show=False),
+]
+
+BUNDLE_RESOLVE = [Binding("escape", "close", "Close", id="bundle_resolve.close")]
+
+ALL = [*APP, *DISPATCH, *RESULTS, *OUTPUT, *FANOUT, *CONFIRM, *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE]
+
+
+def binding_ids() -> set[str]:
+    return {b.id for b in ALL if b.id}
+
+
+def unknown_keymap_ids(keymap: dict[str, str]) -> list[str]:
+    """Ids in a user's keymap that name no binding: almost always a typo worth reporting."""
+    known = binding_ids()
+    return sorted(k for k in keymap if k not in known)
+
+
+def key_for(app, binding_id: str) -> str:
+    """How the key currently bound to ``binding_id`` is shown (the user's keymap wins)."""
+    binding = next((b for b in ALL if b.id == binding_id), None)
+    if binding is None:
+        return binding_id
+    keys = app._keymap.get(binding_id, binding.key) if hasattr(app, "_keymap") else binding.key
+    first = keys.split(",")[0].strip()
+    return app.get_key_display(Binding(first, binding.action))

@@ -1,0 +1,470 @@
+"""The Dispatch pane: compose a stream, pick targets, watch results arrive, read and keep outputs.
+
+A worker iterates the service's run in the app's event loop and appends stamped events to a buffer;
+the first event after a redraw posts one ``DispatchEventsReady``, whose handler takes the whole
+buffer at the next refresh tick (at most one every ``VIEW_INTERVAL_S``). However fast responses
+arrive, the screen is updated in batches per tick, never per response.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher, Input, Static
+from textual.worker import Worker, WorkerState
+
+from console.dispatch_service import (
+    ConfirmationRequired,
+    DispatchInputError,
+    DispatchOptions,
+    DispatchRun,
+    KnownTarget,
+    ReadOnlyError,
+    TargetLookupError,
+    export_json,
+    file_stem,
+    parse_commands,
+    record_json,
+    record_options,
+    save_result,
+)
+from console.remsvc.model import DispatchEvent, Target
+from console.safetext import inert
+from console.ui import bindings
+from console.ui.context import ConsoleContext
+from console.ui.dispatch_model import DispatchModel
+from console.ui.fold import fold_by_tid
+from console.ui.messages import (
+    DispatchEnded,
+    DispatchEventsReady,
+    LeaveOutput,
+    OpenOutput,
+    OutputAction,
+    RowHighlighted,
+    TargetsChanged,
+)
+from console.ui.screens.confirm import ConfirmScreen
+from console.ui.screens.error import worker_failure_screen
+from console.ui.screens.history import HistoryScreen
+from console.ui.screens.targets import TargetPickerScreen
+from console.ui.widgets.compose_form import ComposeForm
+from console.ui.widgets.fanout_view import FanoutView
+from console.ui.widgets.output_view import OutputView, output_lines
+from console.ui.widgets.results_table import ResultsTable
+
+PANE_ID = "dispatch"
+TITLE = "Dispatch"
+TICK_S = 0.5
+VIEW_INTERVAL_S = 0.1
+
+
+class DispatchPane(Vertical):
+    """Owns at most one running dispatch; the last finished one stays on screen."""
+
+    BINDINGS = bindings.DISPATCH
+
+    def __init__(self, ctx: ConsoleContext, *, id: str = PANE_ID):
+        super().__init__(id=id)
+        self.ctx = ctx
+        self.clock = ctx.clock
+        self.targets: list[Target] = list(ctx.targets)
+        self.model: DispatchModel | None = None
+        self.run: DispatchRun | None = None
+        self.grouped = False
+        self._pending: list[tuple[float, DispatchEvent]] = []
+        self._changed: set[int] = set()
+        self._wake_pending = False
+        self._views_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield ComposeForm(self.ctx.editor_text, self.ctx.options, id="compose")
+        yield Static(id="summary")
+        with ContentSwitcher(initial="results", id="views"):
+            yield ResultsTable(self.clock, id="results")
+            yield FanoutView(id="fanout")
+        with Vertical(id="output-box"):
+            yield Static(id="output-title")
+            yield OutputView(id="output")
+            yield Input(placeholder="search output (enter to find, escape to close)", compact=True, id="search")
+
+    def on_mount(self) -> None:
+        self.query_one(ComposeForm).show_targets(self.targets)
+        self.query_one("#search", Input).display = False
+        run_key = bindings.key_for(self.app, "dispatch.run")
+        self.table.empty_hint = f"No dispatch yet: write commands above, then {run_key} runs them."
+        self._show_summary()
+        self._show_output(None)
+        self.set_interval(TICK_S, self._tick)
+
+    @property
+    def table(self) -> ResultsTable:
+        return self.query_one("#results", ResultsTable)
+
+    @property
+    def output(self) -> OutputView:
+        return self.query_one("#output", OutputView)
+
+    @property
+    def running(self) -> bool:
+        return self.run is not None and self.model is not None and self.model.running
+
+    def set_targets(self, targets: list[Target]) -> None:
+        self.targets = list(targets)
+        self.query_one(ComposeForm).show_targets(self.targets)
+        self.post_message(TargetsChanged(list(self.targets)))
+
+    # Running a dispatch -------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        self.start_dispatch()
+
+    def start_dispatch(self, *, confirmed: bool = False) -> DispatchRun | None:
+        """Validate the form and start; refusals (read-only, bad input) are shown, not raised."""
+        if self.running:
+            self.notify("A dispatch is already running: cancel it first.", severity="warning", markup=False)
+            return None
+        form = self.query_one(ComposeForm)
+        try:
+            text, options = form.read()
+            commands = parse_commands(text, options)
+            run = self.ctx.service.start(self.targets, commands, options, confirmed=confirmed)
+        except ReadOnlyError as exc:
+            self.notify(str(exc), title="Read-only", severity="error", markup=False)
+            return None
+        except DispatchInputError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return None
+        except ConfirmationRequired as exc:
+            self._ask_confirmation(exc)
+            return None
+        self.begin(run)
+        return run
+
+    def _ask_confirmation(self, exc: ConfirmationRequired) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.start_dispatch(confirmed=True)
+
+        question = f"Dispatch to {exc.count} targets?"
+        detail = f"More than the confirmation threshold of {exc.threshold}. Every target runs every command."
+        self.app.push_screen(ConfirmScreen(question, detail), answered)
+
+    def begin(self, run: DispatchRun) -> None:
+        """Show and consume a started run (from ``start_dispatch``, or any object with its interface)."""
+        self.run = run
+        self._pending.clear()
+        self._changed.clear()
+        self._wake_pending = False
+        self.model = DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
+        gc.freeze()
+        self.table.set_model(self.model)
+        if not self.grouped:
+            self.table.focus()
+        if self.grouped:
+            self._refresh_groups()
+        self._show_summary()
+        self._show_output(self.table.cursor_key)
+        if run.journal_error:
+            self.notify(run.journal_error, severity="warning", markup=False)
+        self._consume(run)
+
+    @work(group="dispatch", exclusive=False, exit_on_error=False)
+    async def _consume(self, run: DispatchRun) -> None:
+        pending = self._pending
+        error = None
+        try:
+            async for event in run:
+                if run is not self.run:
+                    continue
+                pending.append((self.clock(), event))
+                if not self._wake_pending:
+                    self._wake_pending = True
+                    self.post_message(DispatchEventsReady())
+        except Exception as exc:
+            error = f"dispatch stopped by an unexpected error: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.post_message(DispatchEnded(run.outcome, error))
+
+    def on_dispatch_events_ready(self, message: DispatchEventsReady) -> None:
+        """Events are waiting: take them at the next refresh tick, at most every VIEW_INTERVAL_S."""
+        message.stop()
+        wait = self._views_at + VIEW_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._flush)
+        else:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._wake_pending = False
+        self._drain()
+        self._refresh_views()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.app.push_screen(worker_failure_screen("Dispatch failed", event.worker.error))
+
+    def _drain(self) -> None:
+        """Fold every buffered event into the model."""
+        if not self._pending or self.model is None:
+            return
+        batch, self._pending[:] = list(self._pending), []
+        self._changed.update(self.model.apply_all(batch))
+
+    def _refresh_views(self) -> None:
+        self._views_at = time.monotonic()
+        if self.model is None:
+            return
+        if self.model.running:
+            # What survived until now (results, rows) lives as long as the dispatch: keep it out of
+            # the cyclic collector's full scans, whose cost grows with the heap and would stall the
+            # screen for 100 ms and more during a 10,000-response stream. Undone when it ends.
+            gc.freeze()
+        changed, self._changed = self._changed, set()
+        self.table.rows_changed(changed)
+        key = self.table.cursor_key
+        if key is not None and self.model.index_of(key) in changed:
+            self._show_output(key, keep_position=True)
+        if self.grouped:
+            self._refresh_groups()
+        self._show_summary()
+
+    def on_dispatch_ended(self, message: DispatchEnded) -> None:
+        message.stop()
+        self._drain()
+        gc.unfreeze()
+        outcome = message.outcome
+        if self.model is None:
+            return
+        if outcome is None:
+            self.model.finish("FAILED", message.error or "dispatch interrupted", self.clock())
+        else:
+            self.model.finish(outcome.state, outcome.error, self.clock())
+            if outcome.journal_error:
+                self.notify(outcome.journal_error, severity="warning", markup=False)
+        self._refresh_views()
+        key = self.table.cursor_key
+        if key is not None:
+            self._show_output(key, keep_position=True)
+
+    def action_cancel(self) -> None:
+        if not self.running or self.run is None:
+            self.notify("Nothing is running.", markup=False)
+            return
+        self.run.cancel()
+        self.notify("Cancelling: answered tids are kept, the rest are marked cancelled.", markup=False)
+
+    def _tick(self) -> None:
+        """Move the elapsed times of running rows and of the summary along."""
+        if self.running:
+            self.table.refresh_rows(self.model.running_rows())
+            self._show_summary()
+
+    # Views ---------------------------------------------------------------------------------------
+
+    def _show_summary(self) -> None:
+        summary = self.query_one("#summary", Static)
+        if self.model is None:
+            summary.update(Text("Ready. Write commands, choose targets, run."), layout=False)
+            self._set_summary_class(summary, "summary-idle")
+            return
+        summary.update(Text(self.model.summary(self.clock()), no_wrap=True, overflow="ellipsis"), layout=False)
+        state = "running" if self.model.running else self.model.state.lower()
+        self._set_summary_class(summary, f"summary-{state}")
+
+    @staticmethod
+    def _set_summary_class(summary: Static, name: str) -> None:
+        if not summary.has_class(name):
+            summary.set_classes(name)
+
+    def _show_output(self, key: tuple[str, int] | None, *, keep_position: bool = False) -> None:
+        title = self.query_one("#output-title", Static)
+        if self.model is None or key is None:
+            title.update(Text("output"), layout=False)
+            self.output.show(output_lines(None, "Output of the selected row appears here."))
+            return
+        target, tid = key
+        state = self.model.state_of(key)
+        cmd = inert(self.model.commands[tid - 1].cmd, keep_newlines=False)
+        label = f"{inert(target, keep_newlines=False)} · " if len(self.model.targets) > 1 else ""
+        heading = Text(f"output · {label}tid {tid} · {state.value} · {cmd}", no_wrap=True, overflow="ellipsis")
+        title.update(heading, layout=False)
+        result = self.model.result(key)
+        note = ""
+        if result is None:
+            note = self.model.row(self.model.index_of(key), self.clock()).summary or f"{state.value}: no output yet"
+        self.output.show(output_lines(result, note), keep_position=keep_position)
+
+    def _refresh_groups(self) -> None:
+        if self.model is None:
+            return
+        groups = fold_by_tid(self.model.trackers, self.model.finished, self.model.commands, [t.name for t in self.model.targets])
+        self.query_one("#fanout", FanoutView).show_groups(groups)
+
+    def action_toggle_grouped(self) -> None:
+        self.grouped = not self.grouped
+        switcher = self.query_one("#views", ContentSwitcher)
+        switcher.current = "fanout" if self.grouped else "results"
+        if self.grouped:
+            self._refresh_groups()
+            self.query_one("#fanout", FanoutView).focus()
+        else:
+            self.table.focus()
+
+    def action_focus_editor(self) -> None:
+        self.query_one(ComposeForm).editor.focus()
+
+    def on_row_highlighted(self, message: RowHighlighted) -> None:
+        message.stop()
+        self._show_output(message.key)
+
+    def on_open_output(self, message: OpenOutput) -> None:
+        message.stop()
+        self.output.focus()
+
+    def on_leave_output(self, message: LeaveOutput) -> None:
+        message.stop()
+        self.query_one("#search", Input).display = False
+        self.table.focus()
+
+    # Output actions ------------------------------------------------------------------------------
+
+    def on_output_action(self, message: OutputAction) -> None:
+        message.stop()
+        handler = getattr(self, f"_do_{message.action}", None)
+        if handler is not None:
+            handler()
+
+    def _do_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.display = True
+        search.value = self.output.query
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "search":
+            return
+        event.stop()
+        self.output.query = event.value
+        self.output.focus()
+        status = self.output.match_status()
+        if status:
+            self.notify(status, markup=False, timeout=3)
+
+    def on_key(self, event) -> None:
+        search = self.query_one("#search", Input)
+        if event.key == "escape" and search.has_focus:
+            event.stop()
+            search.display = False
+            self.output.focus()
+
+    def _selected_result(self):
+        key = self.table.cursor_key
+        if self.model is None or key is None:
+            return None, None
+        return key, self.model.result(key)
+
+    def _do_copy(self) -> None:
+        key, result = self._selected_result()
+        if result is None:
+            self.notify("The selected row has no output yet.", severity="warning", markup=False)
+            return
+        text = self.output.text
+        self.app.copy_to_clipboard(text)
+        lines = text.count("\n") + 1
+        self.notify(f"Copied {lines} line(s) of tid {key[1]} to the clipboard (OSC 52).", markup=False)
+
+    def _do_save(self) -> None:
+        key, result = self._selected_result()
+        if result is None:
+            self.notify("The selected row has no output yet.", severity="warning", markup=False)
+            return
+        stem = file_stem(self.model.dispatch_id or "dispatch", key[0], f"tid{key[1]}")
+        try:
+            paths = save_result(result, self.ctx.settings.output_dir, stem)
+        except OSError as exc:
+            self.notify(f"Could not save output: {exc}", severity="error", markup=False)
+            return
+        self.notify("Saved full output to " + " and ".join(str(p) for p in paths), title="Saved", markup=False, timeout=10)
+
+    def _do_export(self) -> None:
+        if self.run is None or self.run.outcome is None:
+            self.notify("Export needs a finished dispatch.", severity="warning", markup=False)
+            return
+        outcome = self.run.outcome
+        self._write_export(outcome.to_json(), outcome.dispatch_id or "dispatch")
+
+    def _write_export(self, payload: dict, dispatch_id: str) -> tuple[str, bool]:
+        try:
+            path = export_json(payload, self.ctx.settings.output_dir, file_stem("dispatch", dispatch_id))
+        except OSError as exc:
+            message = f"Could not export: {exc}"
+            self.notify(message, severity="error", markup=False)
+            return message, False
+        message = f"Exported dispatch {dispatch_id} to {path}"
+        self.notify(message, title="Exported", markup=False, timeout=10)
+        return message, True
+
+    def action_export(self) -> None:
+        self._do_export()
+
+    # Targets and history -------------------------------------------------------------------------
+
+    def action_pick_targets(self) -> None:
+        known, problems = self.ctx.catalog.scan()
+        for target in self.targets:
+            if all(k.target.name != target.name for k in known):
+                known.insert(0, KnownTarget(target, "command line", ()))
+
+        def chosen(result) -> None:
+            if result is not None:
+                self.set_targets([k.target for k in result])
+
+        self.app.push_screen(TargetPickerScreen(known, {t.name for t in self.targets}, problems), chosen)
+
+    def action_history(self) -> None:
+        try:
+            history = self.ctx.service.history()
+        except OSError as exc:
+            self.notify(f"Cannot read the journal: {exc}", severity="error", markup=False)
+            return
+
+        def export(record) -> tuple[str, bool]:
+            return self._write_export(record_json(record), record.dispatch_id)
+
+        def chosen(record) -> None:
+            if record is not None:
+                self.load_record(record)
+
+        self.app.push_screen(HistoryScreen(list(history), list(history.warnings), export), chosen)
+
+    def load_record(self, record) -> None:
+        """Put a past dispatch back in the editor with its options and targets; the user runs it."""
+        text = "\n".join(c.cmd for c in record.commands)
+        self.query_one(ComposeForm).load(text, record_options(record))
+        names = record.target_names
+        try:
+            known = self.ctx.catalog.resolve(names)
+        except TargetLookupError as exc:
+            self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
+        else:
+            self.set_targets([k.target for k in known])
+        self.action_focus_editor()
+        self.notify("Loaded into the editor: review, then run.", markup=False)
+
+    def rerun_last(self) -> None:
+        """Put the last dispatch of this session back in the editor."""
+        if self.model is None:
+            self.notify("Nothing has run yet in this session.", markup=False)
+            return
+        form = self.query_one(ComposeForm)
+        options = self.run.options if self.run is not None else DispatchOptions()
+        form.load("\n".join(c.cmd for c in self.model.commands), options)
+        self.set_targets(self.model.targets)
+        self.action_focus_editor()
+        self.notify("Last dispatch loaded into the editor: review, then run.", markup=False)

@@ -1,0 +1,1 @@
+"""Modal screens: confirmation, errors, the target picker and the dispatch history."""

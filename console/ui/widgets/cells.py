@@ -1,0 +1,26 @@
+"""Fitting text into fixed-width terminal cells (wide characters count double).
+
+ASCII text takes a fast path: every visible row is fitted on every redraw.
+"""
+
+from __future__ import annotations
+
+from rich.cells import cell_len, set_cell_size
+
+
+def fit(text: str, width: int, *, align: str = "left") -> str:
+    """Exactly ``width`` cells: padded, or cut with an ellipsis."""
+    if width <= 0:
+        return ""
+    if text.isascii():
+        if len(text) > width:
+            return text[: width - 1] + "…" if width > 1 else "…"
+        pad = " " * (width - len(text))
+        return pad + text if align == "right" else text + pad
+    if len(text) > 4 * width:
+        text = text[: 4 * width]
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else "…"
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad

@@ -1,0 +1,72 @@
+"""The compose area: a multi-line editor (one command per line) and the stream's options."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static, TextArea
+
+from console.dispatch_service import CMDTYP_NAMES, DispatchOptions, parse_timeout
+from console.remsvc.model import Target
+from console.safetext import inert
+
+EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes."
+
+
+class ComposeForm(Vertical):
+    """Reads back as (editor text, DispatchOptions); ``load`` puts a past dispatch back in."""
+
+    def __init__(self, text: str, options: DispatchOptions, *, id: str | None = None):
+        super().__init__(id=id)
+        self._text = text
+        self._options = options
+
+    def compose(self) -> ComposeResult:
+        yield TextArea(self._text, id="editor", soft_wrap=False, compact=True, placeholder=EDITOR_PLACEHOLDER)
+        with Horizontal(id="options"):
+            yield Label("type", classes="option-label")
+            yield Select([(name, code) for code, name in CMDTYP_NAMES.items()], value=self._options.cmdtyp,
+                         allow_blank=False, compact=True, id="cmdtyp")
+            yield Label("user", classes="option-label")
+            yield Input(self._options.cmdusr, placeholder="server's", compact=True, id="cmdusr")
+            yield Label("src", classes="option-label")
+            yield Input(self._options.src, compact=True, id="src")
+            yield Label("timeout", classes="option-label")
+            yield Input("" if self._options.timeout is None else f"{self._options.timeout:g}", placeholder="none",
+                        compact=True, id="timeout")
+        yield Static(id="target-line")
+
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#editor", TextArea)
+
+    def read(self) -> tuple[str, DispatchOptions]:
+        """Current text and options; raises DispatchInputError for a bad timeout."""
+        cmdtyp = self.query_one("#cmdtyp", Select).value
+        options = DispatchOptions(
+            cmdtyp=int(cmdtyp) if isinstance(cmdtyp, int) else 0,
+            cmdusr=self.query_one("#cmdusr", Input).value.strip(),
+            src=self.query_one("#src", Input).value.strip(),
+            timeout=parse_timeout(self.query_one("#timeout", Input).value),
+        )
+        return self.editor.text, options
+
+    def load(self, text: str, options: DispatchOptions) -> None:
+        self.editor.load_text(text)
+        self.query_one("#cmdtyp", Select).value = options.cmdtyp
+        self.query_one("#cmdusr", Input).value = options.cmdusr
+        self.query_one("#src", Input).value = options.src
+        self.query_one("#timeout", Input).value = "" if options.timeout is None else f"{options.timeout:g}"
+
+    def show_targets(self, targets: list[Target]) -> None:
+        line = Text("targets: ", no_wrap=True, overflow="ellipsis")
+        if not targets:
+            line.append("none selected")
+        else:
+            names = ", ".join(inert(t.name, keep_newlines=False) for t in targets[:6])
+            more = f" and {len(targets) - 6} more" if len(targets) > 6 else ""
+            line.append(f"{names}{more}")
+            if len(targets) > 1:
+                line.append(f" ({len(targets)})")
+        self.query_one("#target-line", Static).update(line)

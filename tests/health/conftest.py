@@ -1,0 +1,28 @@
+"""Fault-injection peers for the health tests: a real HTTP server, a wedged one, and HTTPS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers.http_fault_server import FaultServer, HangServer
+
+
+@pytest.fixture
+def fault_server() -> Iterator[FaultServer]:
+    with FaultServer(token="s3cr3t-token-value") as server:
+        yield server
+
+
+@pytest.fixture
+def hang_server() -> Iterator[HangServer]:
+    with HangServer() as server:
+        yield server
+
+
+@pytest.fixture
+def tls_server(tls_material) -> Iterator[FaultServer]:
+    """HTTPS with a certificate from ``tls_material.ca_cert`` (valid for 127.0.0.1)."""
+    with FaultServer(tls=(tls_material.server_cert, tls_material.server_key)) as server:
+        yield server

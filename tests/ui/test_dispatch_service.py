@@ -1,0 +1,162 @@
+"""The dispatch service the pane calls: no terminal involved, real servers and a real journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from console.dispatch_service import (
+    ConfirmationRequired,
+    DispatchInputError,
+    DispatchOptions,
+    DispatchService,
+    ReadOnlyError,
+    TargetCatalog,
+    TargetLookupError,
+    default_src,
+    export_json,
+    parse_commands,
+    parse_timeout,
+    probe_status,
+    record_json,
+    record_options,
+    write_private,
+)
+from console.journal import Journal
+from console.remsvc.model import Command, CommandResult, StreamFinished, Target
+
+
+def test_editor_text_becomes_one_command_per_line():
+    options = DispatchOptions(cmdtyp=1, cmdusr=" deploy ", src="me@here")
+    commands = parse_commands("# check disks\n\ndf -h\r\n  echo 'a  b'  \n#  note\nuptime", options)
+    assert [c.cmd for c in commands] == ["df -h", "  echo 'a  b'  ", "uptime"]
+    assert {(c.cmdtyp, c.cmdusr, c.src) for c in commands} == {(1, "deploy", "me@here")}
+    with pytest.raises(DispatchInputError, match="nothing to run"):
+        parse_commands("# only notes\n   \n", options)
+    with pytest.raises(DispatchInputError, match="cmdtyp must be 0"):
+        parse_commands("ls", DispatchOptions(cmdtyp=7))
+
+
+def test_timeout_field_and_default_src():
+    assert parse_timeout("") is None and parse_timeout(" 90 ") == 90.0 and parse_timeout("2.5s") == 2.5
+    for bad in ("soon", "-1", "0"):
+        with pytest.raises(DispatchInputError):
+            parse_timeout(bad)
+    assert default_src("bastion-1") == "remsvc-console@bastion-1"
+
+
+def test_read_only_and_confirmation_are_enforced_by_the_service(tmp_path):
+    targets = [Target(f"t{i}", "127.0.0.1", 9) for i in range(4)]
+    commands = [Command("true")]
+    service = DispatchService(journal_dir=tmp_path / "journal", read_only=True, confirm_threshold=3)
+    with pytest.raises(ReadOnlyError):
+        service.start(targets, commands, DispatchOptions())
+    with pytest.raises(ReadOnlyError, match="restart without it"):
+        service.set_read_only(False)
+    assert not (tmp_path / "journal").exists()
+    open_service = DispatchService(journal_dir=tmp_path / "journal", confirm_threshold=3)
+    with pytest.raises(ConfirmationRequired) as info:
+        open_service.start(targets, commands, DispatchOptions())
+    assert info.value.count == 4
+    assert open_service.start(targets, commands, DispatchOptions(), confirmed=True).targets == targets
+    with pytest.raises(DispatchInputError, match="same target"):
+        open_service.start([targets[0], targets[0]], commands, DispatchOptions())
+    open_service.set_read_only(True)
+    open_service.set_read_only(False)
+    assert not open_service.read_only
+
+
+async def test_every_result_is_journaled_as_it_arrives(remsvc_server, tmp_path):
+    secret = "tok-never-in-journal"
+    target = remsvc_server.target("t")
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    commands = parse_commands("echo one\necho two; exit 2", DispatchOptions(src="tests@host"))
+    run = service.start([target], commands, DispatchOptions(src="tests@host"))
+    journal_file = next((tmp_path / "journal").glob("*.jsonl"))
+    lines_seen = []
+    async for event in run:
+        if isinstance(event, CommandResult):
+            lines_seen.append(len(journal_file.read_text().splitlines()))
+    assert lines_seen == [2, 3], "each result is on disk before the next event is handed on"
+    assert run.outcome.state == "FAILED"
+    assert run.outcome.to_json()["results"][1]["rc"] == 2
+    record = Journal(tmp_path / "journal").read_dispatches()[0]
+    assert record.dispatch_id == run.dispatch_id and record.state == "FAILED"
+    assert record.options["src"] == "tests@host" and record.options["via"] == "tui"
+    assert record_options(record) == DispatchOptions(src="tests@host")
+    assert secret not in journal_file.read_text()
+
+
+async def test_fan_out_outcome_and_export_shape(remsvc_server_factory, tmp_path):
+    live = remsvc_server_factory()
+    dead = remsvc_server_factory()
+    dead_target = dead.target("dead")
+    dead.kill()
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    run = service.start([live.target("live"), dead_target], [Command("echo hi")], DispatchOptions())
+    finished = [e async for e in run if isinstance(e, StreamFinished)]
+    assert {f.target: f.status.value for f in finished} == {"live": "completed", "dead": "unavailable"}
+    payload = run.outcome.to_json()
+    assert set(payload) == {"targets"}
+    assert payload["targets"]["live"] == {"state": "SUCCESS", "error_msg": None, "results": [
+        {"tid": 1, "rc": 0, "out": "hi\n", "err": "", "hsh": Command("echo hi").hsh, "cmd": "echo hi"}]}
+    assert payload["targets"]["dead"]["state"] == "FAILED" and "connection refused" in payload["targets"]["dead"]["error_msg"]
+    assert run.outcome.error.startswith("1 of 2 targets did not succeed")
+    record = service.history()[0]
+    assert record_json(record) == payload
+    path = export_json(payload, tmp_path / "out", "dispatch-x")
+    assert json.loads(path.read_text()) == payload
+
+
+def test_private_files_are_never_overwritten(tmp_path):
+    first = write_private(tmp_path / "saved", "out.stdout.txt", "one")
+    second = write_private(tmp_path / "saved", "out.stdout.txt", "two")
+    assert first.name == "out.stdout.txt" and second.name == "out-1.stdout.txt"
+    assert first.read_text() == "one" and second.read_text() == "two"
+    assert stat.S_IMODE(os.stat(second).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "saved").st_mode) == 0o700
+
+
+async def test_status_probe_reports_latency_or_a_short_cause(remsvc_server_factory):
+    server = remsvc_server_factory()
+    probe = await probe_status(server.target("t"))
+    assert probe.error is None and probe.latency_ms > 0 and probe.status.startswith("uptime ")
+    server.kill()
+    down = await probe_status(server.target("t"), timeout=2.0)
+    assert down.latency_ms is None and down.error == "connection refused"
+
+
+def test_catalog_resolves_ids_globs_and_session_targets():
+    env = {
+        "AIRFLOW_CONN_REMSVC_WEB_1": "remsvc://web1:50051",
+        "AIRFLOW_CONN_REMSVC_WEB_2": "remsvc://web2:50051",
+        "AIRFLOW_CONN_POSTGRES_DEFAULT": "postgres://db:5432/x",
+        "AIRFLOW_CONN_REMSVC_BAD": "remsvc://h:1?extra=%7B%22use_ssl%22%3A%20true%7D",
+    }
+    demo = Target("demo", "127.0.0.1", 4000, label="DEMO")
+    catalog = TargetCatalog(env=env, extra=[demo])
+    known, problems = catalog.scan()
+    assert known[0].target is demo and known[0].source == "this session"
+    assert {k.target.name for k in known[1:]} == {"remsvc_bad", "remsvc_web_1", "remsvc_web_2"}
+    assert problems == []
+    resolved = catalog.resolve(["demo", "remsvc_web_*", "remsvc_web_1"])
+    assert [k.target.name for k in resolved] == ["demo", "remsvc_web_1", "remsvc_web_2"]
+    bad = catalog.resolve(["remsvc_bad"])[0]
+    assert bad.warnings and "TLS is OFF" in " ".join(bad.warnings)
+    with pytest.raises(TargetLookupError, match="remsvc_nope"):
+        catalog.resolve(["remsvc_nope"])
+
+
+def test_services_do_not_import_textual():
+    code = (
+        "import sys; import console.dispatch_service, console.settings, console.demo, console.journal, "
+        "console.commands.tui, console.cli; console.cli.build_parser(); "
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
