@@ -97,7 +97,16 @@ BUNDLES = [
 
 BUNDLE_RESOLVE = [Binding("escape", "close", "Close", id="bundle_resolve.close")]
 
-ALL = [*APP, *DISPATCH, *RESULTS, *OUTPUT, *FANOUT, *CONFIRM, *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE]
+HEALTH = [
+    Binding("r", "poll_now", "Poll now", id="health.poll_now"),
+    Binding("p", "toggle_pause", "Pause/resume", id="health.pause"),
+    Binding("a", "add_endpoint", "Add endpoint", id="health.add_endpoint"),
+]
+
+HEALTH_ADD = [Binding("escape", "close", "Cancel", id="health_add.cancel")]
+
+ALL = [*APP, *DISPATCH, *RESULTS, *OUTPUT, *FANOUT, *CONFIRM, *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE,
+       *HEALTH, *HEALTH_ADD]
 
 
 def binding_ids() -> set[str]:

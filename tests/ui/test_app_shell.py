@@ -15,6 +15,10 @@ import console.ui.screens.targets as targets_module
 import console.ui.widgets.fanout_view as fanout_module
 import console.ui.widgets.output_view as output_module
 import console.ui.widgets.results_table as results_module
+import console.ui.panes.bundles as bundles_module
+import console.ui.panes.health as health_module
+import console.ui.widgets.bundle_resolve as bundle_resolve_module
+import console.ui.widgets.health_add as health_add_module
 from console.dispatch_service import TargetCatalog
 from console.remsvc.model import CmdState, Command, Target
 from console.settings import Settings
@@ -30,7 +34,7 @@ UNUSED = Target("x", "127.0.0.1", 9)
 
 def our_classes():
     modules = [dispatch_module, confirm_module, error_module, history_module, targets_module, fanout_module,
-               output_module, results_module]
+               output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module]
     for module in modules:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__ and issubclass(cls, (Widget,)):
@@ -58,7 +62,7 @@ async def test_panes_switch_by_number_and_function_keys(make_app):
         assert "Bundles: browse executable bundles" in screen_text(app)
         await pilot.press("3")
         assert tabs.active == "health"
-        assert "Health: watch the Airflow API server" in screen_text(app)
+        assert "Poll now" in screen_text(app)
         await pilot.press("1")
         assert tabs.active == "dispatch"
         assert app.focused.id == "editor"
