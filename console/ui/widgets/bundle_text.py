@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from console.bundles.model import BundleDetail, SourceView
 from console.safetext import inert
+from console.ui.widgets.line_view import LineView
 
 HIGHLIGHT_LIMIT = 1 << 20
 MAX_LINE_CELLS = 4096
@@ -123,7 +123,7 @@ def detail_view(detail: BundleDetail, *, dark: bool) -> DetailView:
     return DetailView(detail, manifest_lines(detail, dark=dark), source_lines(detail.source, dark=dark))
 
 
-class BundleTextView(ScrollView, can_focus=True):
+class BundleTextView(LineView, can_focus=True):
     """Read-only lines scrolled both ways; only the visible ones are rendered."""
 
     COMPONENT_CLASSES = {"bundle-text--note", "bundle-text--warning"}
@@ -154,13 +154,7 @@ class BundleTextView(ScrollView, can_focus=True):
         super().notify_style_update()
         self._segments.clear()
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self.lines):
-            return Strip.blank(width, base)
+    def line_segments(self, index: int, base: Style) -> list[Segment]:
         segments = self._segments.get(index)
         if segments is None:
             line = self.lines[index]
@@ -171,4 +165,4 @@ class BundleTextView(ScrollView, can_focus=True):
             if len(self._segments) > 512:
                 self._segments.clear()
             self._segments[index] = segments
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        return segments

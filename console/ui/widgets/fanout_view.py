@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from console.ui import bindings
 from console.ui.fold import EXIT, PENDING, TidGroup, Variant, describe_group
+from console.ui.widgets.line_view import LineView
 
 
 def _kind(variant: Variant) -> str:
@@ -18,7 +18,7 @@ def _kind(variant: Variant) -> str:
     return "same" if variant.category == EXIT and variant.rc == 0 else "problem"
 
 
-class FanoutView(ScrollView, can_focus=True):
+class FanoutView(LineView, can_focus=True):
     """One headline per tid; variants that differ are listed under it."""
 
     BINDINGS = bindings.FANOUT
@@ -48,13 +48,7 @@ class FanoutView(ScrollView, can_focus=True):
     def text(self) -> str:
         return "\n".join(t for t, _ in self.lines)
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self.lines):
-            return Strip.blank(width, base)
+    def line_segments(self, index: int, base: Style) -> list[Segment]:
         text, kind = self.lines[index]
         style = base + self.get_component_rich_style(f"fanout-view--{kind}")
-        return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, base)
+        return [Segment(text, style)]

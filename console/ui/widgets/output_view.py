@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from console.remsvc.model import CommandResult
 from console.safetext import inert
 from console.ui import bindings
 from console.ui.messages import LeaveOutput, OutputAction
+from console.ui.widgets.line_view import LineView
 
 MAX_LINE_CELLS = 4096
 
@@ -59,7 +59,7 @@ def _cap(text: str) -> str:
     return text if len(text) <= MAX_LINE_CELLS else text[: MAX_LINE_CELLS - 1] + "…"
 
 
-class OutputView(ScrollView, can_focus=True):
+class OutputView(LineView, can_focus=True):
     """Scrollable, searchable text of one result."""
 
     BINDINGS = bindings.OUTPUT
@@ -152,19 +152,12 @@ class OutputView(ScrollView, can_focus=True):
     def action_back(self) -> None:
         self.post_message(LeaveOutput())
 
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        base = self.rich_style
-        if index >= len(self.lines):
-            return Strip.blank(width, base)
+    def line_segments(self, index: int, base: Style) -> list[Segment]:
         line = self.lines[index]
         style = base
         if line.kind != "out":
             style = base + self.get_component_rich_style(f"output-view--{line.kind}")
-        segments = self._segments(index, line.text, style)
-        return Strip(segments).crop_extend(scroll_x, scroll_x + width, base)
+        return self._segments(index, line.text, style)
 
     def _segments(self, index: int, text: str, style) -> list[Segment]:
         spans = self._by_line.get(index)
