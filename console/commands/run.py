@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 
 from ..remsvc.model import Command, CommandResult, StreamFinished, Target

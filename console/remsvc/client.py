@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
 
 from ._pb import remsvc_pb2
 from .errors import RemSvcError, describe, from_rpc_error
-from .model import Command, CommandResult, DispatchEvent, StreamStatus, Target
+from .model import Command, CommandResult, StreamStatus, Target
 from .stream import StreamCall
 from .wire import METHOD_PING, METHOD_REMCMD, METHOD_STATUS, deserialize_result, encode_command, to_result
 
@@ -133,7 +132,3 @@ class RemSvcClient:
     def stream(self, commands: Sequence[Command], *, timeout: float | None = None) -> StreamCall:
         """Dispatch ``commands`` over one ``RemCmdStrm``; iterate the returned call for events."""
         return StreamCall(self, list(commands), timeout=timeout)
-
-    async def dispatch(self, commands: Sequence[Command], *, timeout: float | None = None) -> AsyncIterator[DispatchEvent]:
-        async for event in self.stream(commands, timeout=timeout):
-            yield event

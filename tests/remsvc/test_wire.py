@@ -11,7 +11,7 @@ from grpc_tools import protoc
 from console.remsvc import wire
 from console.remsvc._pb import remsvc_pb2
 from console.remsvc.client import RemSvcClient
-from console.remsvc.model import TRUNCATION_MARKER, Command, CommandResult, StreamFinished, Target, command_hash
+from console.remsvc.model import TRUNCATION_MARKER, Command, CommandResult, Target, command_hash
 from tests.helpers.raw_server import RawBytesServer
 
 REPO = Path(__file__).resolve().parents[2]
