@@ -56,9 +56,10 @@ class DispatchOptions:
     cmdusr: str = ""
     src: str = ""
     timeout: float | None = None
+    via: str = "tui"
 
     def journal_options(self) -> dict:
-        return {"cmdtyp": self.cmdtyp, "cmdusr": self.cmdusr, "src": self.src, "timeout": self.timeout, "via": "tui"}
+        return {"cmdtyp": self.cmdtyp, "cmdusr": self.cmdusr, "src": self.src, "timeout": self.timeout, "via": self.via}
 
 
 def parse_timeout(text: str) -> float | None:

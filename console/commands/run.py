@@ -7,14 +7,14 @@ import asyncio
 import json
 import sys
 
-from ..remsvc.model import Command, CommandResult, StreamFinished, Target
+from ..dispatch_service import DispatchOptions, DispatchOutcome, DispatchService, default_src
+from ..remsvc.model import Command, StreamFinished, Target
 from ..remsvc.report import (
     EXIT_CONNECTION_CONFIG,
     EXIT_USAGE,
     TargetOutcome,
     combined_exit_status,
 )
-from ..dispatch_service import default_src
 from ..safetext import inert
 from .targets import add_connection_arguments, resolve_targets
 
@@ -76,18 +76,16 @@ def main(args: argparse.Namespace) -> int:
     if targets is None:
         return EXIT_CONNECTION_CONFIG
     src = default_src() if args.src is None else args.src
-    commands = [Command(cmd=t, cmdtyp=args.cmdtyp, cmdusr=args.user, src=src) for t in texts]
+    options = DispatchOptions(cmdtyp=args.cmdtyp, cmdusr=args.user, src=src, timeout=args.timeout, via="run")
+    commands = [Command(cmd=t, cmdtyp=options.cmdtyp, cmdusr=options.cmdusr, src=options.src) for t in texts]
     try:
-        outcomes = asyncio.run(dispatch(targets, commands, args))
+        result = asyncio.run(dispatch(targets, commands, options, args))
     except KeyboardInterrupt:
         print("remsvc-console run: interrupted", file=sys.stderr)
         return 130
+    outcomes = [result.outcomes[t.name] for t in targets]
     if args.json:
-        if len(outcomes) == 1:
-            payload = outcomes[0].to_xcom()
-        else:
-            payload = {"targets": {o.name: o.to_xcom() for o in outcomes}}
-        json.dump(payload, sys.stdout, ensure_ascii=False, indent=2)
+        json.dump(result.to_json(), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         for target, outcome in zip(targets, outcomes):
@@ -97,56 +95,18 @@ def main(args: argparse.Namespace) -> int:
     return combined_exit_status(outcomes)
 
 
-async def dispatch(targets: list[Target], commands: list[Command], args: argparse.Namespace) -> list[TargetOutcome]:
-    from ..remsvc.fanout import FanOut
-
-    outcomes = {t.name: TargetOutcome(t.name, commands) for t in targets}
-    journal = None if args.no_journal else RunJournal(targets, commands, {"timeout": args.timeout, "via": "run"})
-    fan = FanOut(targets, commands, concurrency=args.concurrency, timeout=args.timeout)
-    try:
-        async for event in fan:
-            outcomes[event.target].apply(event)
-            if journal is not None and isinstance(event, (CommandResult, StreamFinished)):
-                journal.record(event)
-            if isinstance(event, StreamFinished) and event.error:
-                print(f"remsvc-console run: {event.error}", file=sys.stderr)
-    finally:
-        if journal is not None:
-            states = {o.state for o in outcomes.values()}
-            journal.finish("SUCCESS" if states == {"SUCCESS"} else "CANCELLED" if "CANCELLED" in states else "FAILED")
-    return [outcomes[t.name] for t in targets]
-
-
-class RunJournal:
-    """The journal for one run; a journal that cannot be written warns once and never stops the dispatch."""
-
-    def __init__(self, targets: list[Target], commands: list[Command], options: dict):
-        from ..journal import Journal
-
-        self._journal = None
-        self._id = None
-        self._guard(lambda: self._open(Journal, targets, commands, options))
-
-    def _open(self, journal_cls, targets, commands, options) -> None:
-        self._journal = journal_cls(redact=[t.bearer_token for t in targets if t.bearer_token])
-        self._id = self._journal.start(targets, commands, options=options)
-
-    def _guard(self, action) -> None:
-        try:
-            action()
-        except OSError as exc:
-            print(f"remsvc-console run: warning: journal disabled: {exc}", file=sys.stderr)
-            self._journal = None
-
-    def record(self, event) -> None:
-        if self._journal is not None:
-            self._guard(lambda: self._journal.record(self._id, event))
-
-    def finish(self, state: str) -> None:
-        journal = self._journal
-        if journal is not None:
-            self._guard(lambda: journal.finish(self._id, state))
-            self._guard(journal.close)
+async def dispatch(
+    targets: list[Target], commands: list[Command], options: DispatchOptions, args: argparse.Namespace
+) -> DispatchOutcome:
+    """The console's own dispatch path: fan-out, journaling and outcomes as the TUI runs them."""
+    service = DispatchService(journal_enabled=not args.no_journal, concurrency=args.concurrency)
+    run = service.start(targets, commands, options, confirmed=True)
+    async for event in run:
+        if isinstance(event, StreamFinished) and event.error:
+            print(f"remsvc-console run: {event.error}", file=sys.stderr)
+    if run.outcome.journal_error:
+        print(f"remsvc-console run: warning: {run.outcome.journal_error}", file=sys.stderr)
+    return run.outcome
 
 
 def print_report(target: Target, outcome: TargetOutcome) -> None:
