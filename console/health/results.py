@@ -46,6 +46,7 @@ class Reason(str, enum.Enum):
 
 HTTP_PROBES = ("dag_processing", "monitor", "execution", "version")
 REMSVC_PROBE = "remsvc"
+SUPERVISOR_PROBE = "supervisor"
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +59,15 @@ class ProbeKey:
     @property
     def is_remsvc(self) -> bool:
         return self.probe == REMSVC_PROBE
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.probe == SUPERVISOR_PROBE
+
+    @property
+    def kind(self) -> int:
+        """Sort order of endpoint kinds on screen: API servers, supervisord instances, RemSvc servers."""
+        return 2 if self.is_remsvc else 1 if self.is_supervisor else 0
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.probe}"
@@ -90,6 +100,29 @@ class ComponentHealth:
 
 
 @dataclass(frozen=True)
+class ProgramStatus:
+    """One supervisord program as ``getAllProcessInfo`` and ``getAllConfigInfo`` describe it.
+
+    ``state`` maps supervisord's state name to the console's four states; ``why`` says in words why
+    a program that is not running counts as down or absent (e.g. ``autostart=false``).
+    """
+
+    name: str  # group:name, or name when the group holds only that program
+    group: str
+    statename: str
+    state: State
+    why: str
+    pid: int = 0
+    uptime_s: float | None = None
+    exitstatus: int = 0
+    spawnerr: str = ""
+    description: str = ""
+    autostart: bool | None = None
+    command: str = ""
+    component: str | None = None  # the Airflow component the command runs, if any
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """One poll of one probe. ``detail`` is a single inert line; it never holds a token."""
 
@@ -106,6 +139,7 @@ class ProbeResult:
     api_version: str | None = None
     uptime_s: float | None = None
     commands: int | None = None
+    programs: tuple[ProgramStatus, ...] = ()
 
     @property
     def ok(self) -> bool:
