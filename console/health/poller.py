@@ -59,7 +59,7 @@ class _Member:
 
 @dataclass(eq=False)
 class _Group:
-    name: tuple[bool, str]
+    name: tuple[int, str]
     members: list[_Member] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,8 +69,8 @@ class _Group:
     next_delay: float | None = None
 
 
-def _group_name(key: ProbeKey) -> tuple[bool, str]:
-    return key.is_remsvc, key.endpoint
+def _group_name(key: ProbeKey) -> tuple[int, str]:
+    return key.kind, key.endpoint
 
 
 class HealthPoller:
@@ -101,7 +101,7 @@ class HealthPoller:
         self.history_size = history_size
         self.on_event = on_event
         self._rng = rng or random.Random()
-        self._groups: dict[tuple[bool, str], _Group] = {}
+        self._groups: dict[tuple[int, str], _Group] = {}
         self._members: dict[ProbeKey, tuple[_Group, _Member]] = {}
         self._log = TransitionLog(log_size)
         self._subscribers: set[asyncio.Queue] = set()
