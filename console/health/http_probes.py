@@ -105,8 +105,12 @@ def normalize_base_url(url: str) -> str:
         raise ValueError("empty API URL")
     if "://" not in text:
         text = "http://" + text
-    parsed = httpx.URL(text)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    try:
+        parsed = httpx.URL(text)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or any(
+            c.isspace() for c in text):
         raise ValueError(f"not an http(s) URL: {inert(url, keep_newlines=False)}")
     return text.rstrip("/")
 
@@ -226,6 +230,8 @@ def interpret_monitor(
 
 
 def _component_words(c: ComponentHealth) -> str:
+    if c.stopped:
+        return f"{c.name} {c.status}: its job is no longer running (stopped; last heartbeat {_seconds(c.heartbeat_age_s)} ago)"
     if c.heartbeat_age_s is None:
         return f"{c.name} {c.status} (no heartbeat)" if c.name != "metadatabase" else f"{c.name} {c.status}"
     limit = f", threshold {_seconds(c.threshold_s)}" if c.threshold_s is not None else ""

@@ -90,6 +90,16 @@ class ComponentHealth:
         return State.UP if self.status == "healthy" else State.DOWN
 
     @property
+    def stopped(self) -> bool:
+        """Unhealthy with a fresh heartbeat: Airflow ended the job (a clean stop), it did not go quiet."""
+        return (
+            self.status not in (None, "healthy")
+            and self.heartbeat_age_s is not None
+            and self.threshold_s is not None
+            and self.heartbeat_age_s <= self.threshold_s
+        )
+
+    @property
     def stale(self) -> bool:
         """Heartbeat older than the threshold the console was given (Airflow's own may differ)."""
         return (

@@ -56,6 +56,8 @@ class _Known:
 def _heartbeat_words(c: ComponentHealth) -> str:
     if c.heartbeat_age_s is None or c.threshold_s is None:
         return ""
+    if c.stopped:
+        return f"job no longer running; last heartbeat {c.heartbeat_age_s:.0f} s ago"
     return f"heartbeat {c.heartbeat_age_s:.0f} s old, threshold {c.threshold_s:g} s"
 
 
