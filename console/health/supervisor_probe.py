@@ -69,7 +69,7 @@ def program_state(statename: str, *, exitstatus: int, autostart: bool | None,
         return State.DOWN, f"exited unexpectedly (status {exitstatus})"
     if statename == "STOPPED":
         if autostart is False:
-            return State.ABSENT, "stopped; autostart=false, not meant to run until started"
+            return State.ABSENT, "autostart=false: not meant to run until started"
         return State.DOWN, "stopped although autostart=true"
     return State.DOWN, f"state {statename or 'unknown'}"
 

@@ -60,8 +60,8 @@ def default_programs(scripts: Path) -> list[Program]:
     py = sys.executable
     return [
         Program("runner", f"{py} -u {runner}", {"startsecs": "1", "autorestart": "true"}),
-        Program("crasher", f"{py} -u {crasher}", {"startsecs": "1", "startretries": "1", "autorestart": "false"}),
-        Program("flapper", f"{py} -u {flapper}", {"startsecs": "5", "startretries": "1000", "autorestart": "true"}),
+        Program("crasher", f"{py} -u {crasher}", {"startsecs": "10", "startretries": "1", "autorestart": "false"}),
+        Program("flapper", f"{py} -u {flapper}", {"startsecs": "10", "startretries": "1000", "autorestart": "true"}),
         Program("oneshot", f"{py} -u {oneshot}", {"startsecs": "0", "autorestart": "false", "exitcodes": "0"}),
         Program("idle", f"{py} -u {runner}", {"autostart": "false", "startsecs": "1"}),
     ]

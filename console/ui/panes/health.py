@@ -117,6 +117,7 @@ class HealthPane(Vertical):
         self.problems: list[str] = []
         self.supervisors: dict[str, SupervisorAddress] = {}
         self.controls: dict[str, SupervisorControl] = {}
+        self.action_results: list[str] = []
         self._started = False
         self._pending: list[ProbeUpdated] = []
         self._posted = False
@@ -316,7 +317,8 @@ class HealthPane(Vertical):
             self._probe_rows.append(snapshot.key)
         self._fill(self.probes_table, rows)
 
-        program_columns = layout_for(PROGRAM_LAYOUTS, width)
+        with_airflow = any(p.component for s in snaps if s.key.is_supervisor for p in s.result.programs)
+        program_columns = layout_for(PROGRAM_LAYOUTS, width, without=() if with_airflow else ("Airflow",))
         self._columns(self.programs_table, program_columns)
         rows, self._program_rows = [], []
         for snapshot in snaps:
@@ -535,6 +537,7 @@ class HealthPane(Vertical):
         self.post_message(ProgramActionDone(endpoint, verb, result.ok))
 
     def on_program_action_done(self, message: ProgramActionDone) -> None:
+        self.action_results.append(message.text)
         self.notify(self.options.show(message.text), markup=False, severity="information" if message.ok else "error",
                     timeout=4)
         if self.poller is not None:

@@ -77,7 +77,7 @@ class SupervisorLogScreen(Screen[None]):
         self.program = program
         self.stream = stream
         self.follow = follow
-        self.offset: int | None = None
+        self.log_offset: int | None = None
         self.reads = 0
         self.problem = ""
 
@@ -110,7 +110,7 @@ class SupervisorLogScreen(Screen[None]):
     @work(group="supervisor-log", exclusive=True, exit_on_error=False)
     async def _read(self) -> None:
         try:
-            chunk = await self.control.tail(self.program, self.stream, self.offset)
+            chunk = await self.control.tail(self.program, self.stream, self.log_offset)
         except SupervisorRpcError as err:
             self.problem = f"cannot read the log: {err.message}"
             self._title()
@@ -119,8 +119,8 @@ class SupervisorLogScreen(Screen[None]):
         self._show(chunk)
 
     def _show(self, chunk: LogChunk) -> None:
-        first = self.offset is None
-        self.offset = chunk.offset
+        first = self.log_offset is None
+        self.log_offset = chunk.offset
         self.reads += 1
         if chunk.overflow and not first:
             self.view.append("\n[… earlier bytes skipped: the log grew faster than it was read …]\n")
@@ -140,7 +140,7 @@ class SupervisorLogScreen(Screen[None]):
 
     def action_switch_stream(self) -> None:
         self.stream = "stderr" if self.stream == "stdout" else "stdout"
-        self.offset = None
+        self.log_offset = None
         self.view.clear()
         self._title()
         self._read()

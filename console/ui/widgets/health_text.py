@@ -118,9 +118,9 @@ MIN_REST = 10
 RIGHT = {"For", "Latency", "p50", "p95", "Pid", "Up", "Heartbeat"}
 
 
-def layout_for(layouts, width: int) -> list[tuple[str, int]]:
+def layout_for(layouts, width: int, without: Sequence[str] = ()) -> list[tuple[str, int]]:
     """Fixed column widths for ``width`` cells (cell padding 0: each width includes a trailing gap)."""
-    columns = next(cols for least, cols in layouts if width >= least)
+    columns = [c for c in next(cols for least, cols in layouts if width >= least) if c[0] not in without]
     fixed = sum(w for _, w in columns if w is not None)
     return [(label, w if w is not None else max(MIN_REST, width - fixed)) for label, w in columns]
 
@@ -209,8 +209,6 @@ def program_cells(supervisor: str, p: ProgramStatus, airflow: tuple[str, str], o
     """Every program column by label: supervisord's state name coloured by the console's state."""
     tone = palette.get(state_tone(p.state), Style())
     words, airflow_tone = airflow
-    if p.component and words:
-        words = f"{p.component.replace('_processor', '_proc')} {words}" if p.component != "api_server" else words
     why = p.why or p.description
     return {
         "Supervisor": Text(options.show(supervisor)),
