@@ -76,8 +76,10 @@ def free_port() -> int:
 class Supervisord:
     """``with Supervisord(tmp_path) as sv:`` — ``sv.inet_url`` (with credentials), ``sv.unix_url``."""
 
-    def __init__(self, tmp: Path, programs: list[Program] | None = None, *, user: str = USER, password: str = PASSWORD):
+    def __init__(self, tmp: Path, programs: list[Program] | None = None, *, user: str = USER, password: str = PASSWORD,
+                 env: dict[str, str] | None = None):
         self.tmp = Path(tmp)
+        self.env = env
         self.programs = programs if programs is not None else default_programs(self.tmp / "scripts")
         self.user = user
         self.password = password
@@ -124,7 +126,7 @@ class Supervisord:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from supervisor.supervisord import main; main()", "-n", "-c", str(self.conf)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.tmp / "supervisord.stderr", "wb"),
-            start_new_session=True,
+            start_new_session=True, env=self.env,
         )
         deadline = time.monotonic() + timeout
         while True:
