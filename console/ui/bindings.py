@@ -98,7 +98,7 @@ BUNDLES = [
 BUNDLE_RESOLVE = [Binding("escape", "close", "Close", id="bundle_resolve.close")]
 
 HEALTH = [
-    Binding("r", "poll_now", "Poll all", id="health.poll_now"),
+    Binding("r", "poll_now", "Poll now", id="health.poll_now"),
     Binding("o", "poll_selected", "Poll this", id="health.poll_selected"),
     Binding("p", "toggle_pause", "Pause/resume", id="health.pause"),
     Binding("a", "add_endpoint", "Add endpoint", id="health.add_endpoint"),

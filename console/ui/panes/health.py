@@ -423,6 +423,7 @@ class HealthPane(Vertical):
         self._detail()
 
     def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
         self._detail()
 
     # Selection -----------------------------------------------------------------------------------
@@ -446,6 +447,15 @@ class HealthPane(Vertical):
         return key.endpoint if key is not None else None
 
     # Actions -------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Program keys are offered (and shown in the footer) only while the programs table has focus."""
+        if action in ("program", "program_log"):
+            return self.programs_table.has_focus
+        return True
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
 
     def action_poll_now(self) -> None:
         if self.poller is None or not self.poller.keys:
