@@ -98,15 +98,15 @@ BUNDLES = [
 BUNDLE_RESOLVE = [Binding("escape", "close", "Close", id="bundle_resolve.close")]
 
 HEALTH = [
+    Binding("s", "program('start')", "Start", id="health.program_start"),
+    Binding("t", "program('stop')", "Stop", id="health.program_stop"),
+    Binding("R", "program('restart')", "Restart", id="health.program_restart"),
+    Binding("l", "program_log", "Log", id="health.program_log"),
     Binding("r", "poll_now", "Poll now", id="health.poll_now"),
     Binding("o", "poll_selected", "Poll this", id="health.poll_selected"),
     Binding("p", "toggle_pause", "Pause/resume", id="health.pause"),
     Binding("a", "add_endpoint", "Add endpoint", id="health.add_endpoint"),
     Binding("delete,x", "remove_endpoint", "Remove", id="health.remove_endpoint"),
-    Binding("s", "program('start')", "Start", id="health.program_start"),
-    Binding("t", "program('stop')", "Stop", id="health.program_stop"),
-    Binding("R", "program('restart')", "Restart", id="health.program_restart"),
-    Binding("l", "program_log", "Log", id="health.program_log"),
 ]
 
 HEALTH_ADD = [Binding("escape", "close", "Cancel", id="health_add.cancel")]

@@ -21,11 +21,14 @@ from console.health.sources import heartbeat_thresholds
 from console.health.supervisor_address import parse_supervisor_url
 from console.health.transitions import TransitionKind
 from console.health.watch import build_poller
-from tests.health.test_airflow_real import THRESHOLD_S, _healthy, airflow_install  # noqa: F401  (fixture)
+from tests.health.test_airflow_real import _healthy, airflow_install  # noqa: F401  (fixture)
 from tests.helpers.airflow_env import AirflowDeployment
 from tests.helpers.supervisord import Program, Supervisord
 
 pytestmark = pytest.mark.airflow
+# Low enough that a restarting dag-processor (seconds of imports before its first heartbeat) is
+# always seen stale; live components heartbeat every second.
+THRESHOLD_S = 3
 
 
 @pytest.mark.timeout(1800)
@@ -89,5 +92,9 @@ async def _kill_and_watch(deployment: AirflowDeployment, sv: Supervisord, first_
                 return
 
     async with poller:
-        await asyncio.wait_for(watch(), 300)
+        try:
+            await asyncio.wait_for(watch(), 300)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"stale seen: {stale_seen}; program states seen: {programs_seen}; transitions: "
+                                 f"{[t.describe() for t in poller.transitions()]}") from None
     return stale_seen, programs_seen, poller.transitions()

@@ -11,6 +11,7 @@ until supervisord reports it in BACKOFF (it spends a moment in STARTING between 
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from tests.ui.helpers import wait_for
 
 FROZEN = 1_714_564_800.0  # 2024-05-01 12:00:00 UTC
 LATENCIES = (0.012, 0.011, 0.014, 0.019, 0.013, 0.012, 0.031, 0.015, 0.012, 0.013, 0.016, 0.012)
-SCENARIOS = ("all-up", "dag-processor-unhealthy", "api-down", "supervisord")
+SCENARIOS = ("all-up", "dag-processor-unhealthy", "api-down", "supervisord", "supervisord-program-selected")
 SOCKET_ALIAS = "unix:///run/airflow/supervisor.sock"
 
 
@@ -89,6 +90,8 @@ def before(scenario: str, server: FaultServer, sv: Supervisord | None = None):
                 await wait_for(pilot, lambda: next(s for s in pane.snapshots.values() if s.key.is_supervisor).polls
                                > polls, what="another supervisord poll")
             pane.transitions = []
+            if scenario == "supervisord-program-selected":
+                pane.programs_table.focus()  # the FATAL program, first in order, is selected
         if scenario == "dag-processor-unhealthy":
             server.airflow.components["dag_processor"] = "unhealthy"
             server.airflow.heartbeat_age_s["dag_processor"] = 95.0
@@ -111,11 +114,12 @@ def test_health_pane_snapshot(snap_compare, utc, tmp_path, scenario, size):
         host = urlsplit(url).netloc
         aliases = {url: "http://airflow-api:8080", host: "airflow-api:8080"}
         sv = None
-        if scenario == "supervisord":
+        if scenario.startswith("supervisord"):
             sv = stack.enter_context(Supervisord(tmp_path / "sv"))
             for name, state in (("runner", "RUNNING"), ("crasher", "FATAL"), ("oneshot", "EXITED")):
                 sv.wait_state(name, state)
-            aliases[sv.unix_url] = SOCKET_ALIAS
+            aliases.update({sv.unix_url: SOCKET_ALIAS, sys.executable: "/usr/bin/python3",
+                            str(tmp_path / "sv" / "scripts"): "/srv/jobs"})
         options = HealthViewOptions(clock=lambda: FROZEN, interval=INTERVAL, jitter=0.0, aliases=aliases)
         app = health_app(tmp_path, [url], options=options)
         if sv is not None:

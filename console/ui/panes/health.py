@@ -92,13 +92,13 @@ class HealthPane(Vertical):
     HealthPane #health-header.paused { color: $warning; text-style: bold; }
     HealthPane #health-header.problem { color: $error; text-style: bold; }
     HealthPane DataTable { scrollbar-size-horizontal: 0; }
-    HealthPane #health-probes { height: auto; max-height: 40%; }
-    HealthPane #health-programs { height: auto; max-height: 35%; }
+    HealthPane #health-probes { height: auto; max-height: 30%; }
+    HealthPane #health-programs { height: auto; max-height: 30%; }
     HealthPane #health-programs.empty { display: none; }
-    HealthPane #health-components { height: auto; max-height: 25%; }
+    HealthPane #health-components { height: auto; max-height: 16%; }
     HealthPane #health-components.empty { display: none; }
-    HealthPane #health-detail { height: auto; max-height: 3; padding: 0 1; background: $panel; color: $foreground; }
-    HealthPane #health-transitions { height: 1fr; min-height: 2; }
+    HealthPane #health-detail { height: auto; max-height: 2; padding: 0 1; background: $panel; color: $foreground; }
+    HealthPane #health-transitions { height: 1fr; min-height: 3; }
     HealthPane > .health--up { color: $success; }
     HealthPane > .health--degraded { color: $warning; text-style: bold; }
     HealthPane > .health--down { color: $error; text-style: bold; }
