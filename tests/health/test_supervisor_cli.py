@@ -78,3 +78,15 @@ def test_bad_supervisor_url_is_exit_3_without_the_password(cli_env):
     proc = health(cli_env, "--supervisor", "https://ops:Secr3t-x@h:9001", "--once")
     assert proc.returncode == 3
     assert "http:// or unix://" in proc.stderr and "Secr3t-x" not in proc.stderr
+
+
+def test_help_documents_the_supervisor_options(cli_env):
+    import subprocess
+    import sys
+
+    health_help = health(cli_env, "--help").stdout
+    assert "--supervisor URL" in health_help and "--supervisor-conf FILE" in health_help
+    assert "autostart=false" in health_help
+    console_help = subprocess.run([sys.executable, "-m", "console", "--help"], capture_output=True, text=True,
+                                  env=cli_env, timeout=60).stdout
+    assert "--supervisor URL" in console_help and "--supervisor-conf FILE" in console_help

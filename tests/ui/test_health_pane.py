@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rich.style import Style
+
 from console.health.results import ComponentHealth
 from console.settings import Settings
 from console.ui.app import ConsoleApp
@@ -168,6 +170,11 @@ async def test_add_endpoint_refuses_a_bad_url_then_watches_a_good_one(tmp_path, 
         assert isinstance(app.screen, AddEndpointScreen)
         assert "not an http(s) URL" in screen_text(app)
         field = app.screen.query_one("#health-add-url")
+        field.value = "not a url"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AddEndpointScreen) and "not an http(s) URL: not a url" in screen_text(app)
+        field = app.screen.query_one("#health-add-url")
         field.value = server.url("airflow33")
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(pane.snapshots) >= 8, what="second endpoint")
@@ -229,3 +236,26 @@ def test_aliases_replace_text_and_make_it_inert():
     options = HealthViewOptions(aliases={"http://127.0.0.1:1234/x": "api-a", "127.0.0.1:1234": "api-host"})
     assert options.show("GET http://127.0.0.1:1234/x/health\x1b[2J\nfailed") == "GET api-a/health␛[2J⏎failed"
     assert options.show("connect to 127.0.0.1:1234 refused") == "connect to api-host refused"
+
+
+def test_a_value_not_refreshed_for_two_intervals_is_grey_and_says_how_old():
+    from console.health.history import ProbeHistory
+    from console.health.results import ProbeKey, ProbeResult, Reason, State
+    from console.ui.widgets.health_text import probe_cells
+
+    history = ProbeHistory(ProbeKey("http://a", "version"))
+    history.add(ProbeResult(history.key, State.UP, Reason.OK, "Airflow 3.3.2", at=1000.0, latency_s=0.01))
+    options = HealthViewOptions(interval=5.0)
+    palette = {"up": Style(color="green"), "muted": Style(dim=True), "down": Style(color="red")}
+    fresh = probe_cells(history.snapshot(), 1009.0, options, palette)
+    assert fresh["State"].style == palette["up"] and fresh["Reason"].plain == ""
+    old = probe_cells(history.snapshot(), 1150.0, options, palette)
+    assert old["State"].plain == "UP" and old["State"].style == palette["muted"]
+    assert old["Reason"].plain == "not polled for 2m30s"
+
+
+async def test_header_counts_endpoints_not_probes(tmp_path, server):
+    app = health_app(tmp_path, [server.url("healthy"), refused_url()])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_pane(pilot, 8)
+        assert "2 endpoints: 1 down · 4 of 8 probes not up" in screen_text(app)
