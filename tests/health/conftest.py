@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.helpers.http_fault_server import FaultServer, HangServer
+from tests.helpers.supervisord import Supervisord
 
 
 @pytest.fixture
@@ -31,8 +32,6 @@ def tls_server(tls_material) -> Iterator[FaultServer]:
 @pytest.fixture
 def supervisord(tmp_path):
     """A real supervisord with runner, crasher, flapper, oneshot and idle; killed with its programs."""
-    from tests.helpers.supervisord import Supervisord
-
     sv = Supervisord(tmp_path / "sv")
     try:
         sv.start()

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from console.health.http_probes import AirflowEndpoint, normalize_base_url
+from console.health.http_probes import AirflowEndpoint, interpret_monitor, normalize_base_url
 from console.health.poller import HealthPoller, next_delay
 from console.health.results import ComponentHealth, ProbeKey, State
 from tests.health.test_poller import FAST, collect, polls_of
@@ -52,8 +52,6 @@ async def test_recovery_shows_within_two_intervals_after_a_long_outage(fault_ser
 
 
 def test_cleanly_stopped_job_is_named_not_a_heartbeat_age():
-    from console.health.http_probes import interpret_monitor
-
     doc = {"metadatabase": {"status": "healthy"},
            "scheduler": {"status": "unhealthy", "latest_scheduler_heartbeat": "2024-05-01T11:59:55+00:00"}}
     at = 1_714_564_800.0  # 12:00:00 UTC, 5 s after the last heartbeat

@@ -4,6 +4,8 @@ never started."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from datetime import date
 
 import pytest
@@ -15,7 +17,7 @@ from console.health.supervisor_control import ActionRefused, SupervisorControl
 from console.health.supervisor_probe import SupervisorProbe, airflow_component, program_state
 from console.journal import read_supervisor_actions
 from console.safetext import is_inert
-from tests.helpers.supervisord import PASSWORD
+from tests.helpers.supervisord import PASSWORD, Program, Supervisord
 
 
 def settle(sv) -> None:
@@ -140,7 +142,6 @@ async def test_log_tail_and_follow(supervisord):
         first = await control.tail("runner")
         assert "runner up" in first.text and "tick 1" in first.text
         supervisord.wait_state("runner", "RUNNING")
-        import asyncio
         await asyncio.sleep(0.5)
         more = await control.tail("runner", offset=first.offset)
         assert more.offset > first.offset and "tick" in more.text and "runner up" not in more.text
@@ -151,9 +152,6 @@ async def test_log_tail_and_follow(supervisord):
 
 
 async def test_log_text_is_inert(tmp_path):
-    from tests.helpers.supervisord import Program, Supervisord
-    import sys
-
     script = tmp_path / "evil.py"
     script.write_text("import time\nprint('\\x1b]0;owned\\x07\\x1b[2Jboom', flush=True)\ntime.sleep(60)\n")
     with Supervisord(tmp_path / "sv", [Program("evil", f"{sys.executable} -u {script}", {"startsecs": "0"})]) as sv:
@@ -164,7 +162,6 @@ async def test_log_text_is_inert(tmp_path):
                 chunk = await control.tail("evil")
                 if "boom" in chunk.text:
                     break
-                import asyncio
                 await asyncio.sleep(0.1)
         finally:
             await control.aclose()
@@ -191,7 +188,7 @@ def test_supervisord_conf_gives_inet_and_unix_with_credentials(tmp_path):
 def test_supervisord_conf_errors_are_one_clear_line(tmp_path, text, words):
     conf = tmp_path / "supervisord.conf"
     conf.write_text(text)
-    with pytest.raises(SupervisorAddressError, match=None) as info:
+    with pytest.raises(SupervisorAddressError) as info:
         read_supervisord_conf(conf)
     assert words in str(info.value) and "\n" not in str(info.value)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from tests.health.test_cli import cli_env, health  # noqa: F401  (fixture)
-from tests.helpers.supervisord import PASSWORD
+from tests.helpers.supervisord import PASSWORD, Program, Supervisord
 
 
 def settle(sv) -> None:
@@ -31,10 +33,6 @@ def test_once_json_lists_every_program_with_name_and_state_and_exits_1(superviso
 
 
 def test_all_running_exits_0_and_autostart_false_alone_exits_4(tmp_path, cli_env):
-    import sys
-
-    from tests.helpers.supervisord import Program, Supervisord
-
     script = tmp_path / "loop.py"
     script.write_text("import time\nwhile True: time.sleep(1)\n")
     programs = [Program("web", f"{sys.executable} {script}", {"startsecs": "0"})]
@@ -81,9 +79,6 @@ def test_bad_supervisor_url_is_exit_3_without_the_password(cli_env):
 
 
 def test_help_documents_the_supervisor_options(cli_env):
-    import subprocess
-    import sys
-
     health_help = health(cli_env, "--help").stdout
     assert "--supervisor URL" in health_help and "--supervisor-conf FILE" in health_help
     assert "autostart=false" in health_help

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from rich.style import Style
 
-from console.health.results import ComponentHealth
+from console.health.history import ProbeHistory
+from console.health.results import ComponentHealth, ProbeKey, ProbeResult, Reason, State
 from console.settings import Settings
 from console.ui.app import ConsoleApp
 from console.ui.context import ConsoleContext
 from console.ui.panes.health import HealthPane
 from console.ui.widgets.health_add import AddEndpointScreen
-from console.ui.widgets.health_text import HealthViewOptions, heartbeat_tone, sparkline
+from console.ui.widgets.health_text import HealthViewOptions, heartbeat_tone, probe_cells, sparkline
 from tests.helpers.http_fault_server import FaultServer, Reply, refused_url
 from tests.ui.helpers import screen_text, wait_for
 
@@ -239,10 +240,6 @@ def test_aliases_replace_text_and_make_it_inert():
 
 
 def test_a_value_not_refreshed_for_two_intervals_is_grey_and_says_how_old():
-    from console.health.history import ProbeHistory
-    from console.health.results import ProbeKey, ProbeResult, Reason, State
-    from console.ui.widgets.health_text import probe_cells
-
     history = ProbeHistory(ProbeKey("http://a", "version"))
     history.add(ProbeResult(history.key, State.UP, Reason.OK, "Airflow 3.3.2", at=1000.0, latency_s=0.01))
     options = HealthViewOptions(interval=5.0)

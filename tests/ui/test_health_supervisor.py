@@ -18,7 +18,7 @@ from console.ui.panes.health import HealthPane
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.supervisor_log import SupervisorLogScreen
 from console.ui.widgets.health_text import HealthViewOptions
-from tests.helpers.supervisord import PASSWORD, Supervisord
+from tests.helpers.supervisord import PASSWORD, Program, Supervisord
 from tests.ui.helpers import screen_text, wait_for
 from tests.ui.test_health_pane import cells_of
 
@@ -180,8 +180,6 @@ async def test_airflow_component_shown_beside_its_program(tmp_path, fault_server
     script = tmp_path / "airflow"
     script.write_text(f"#!{sys.executable}\nimport time\nwhile True: time.sleep(1)\n")
     script.chmod(0o755)
-    from tests.helpers.supervisord import Program
-
     program = Program("dag-processor", f"{script} dag-processor", {"startsecs": "0"})
     fault_server_for_ui.airflow.heartbeat_age_s["dag_processor"] = 95.0
     with Supervisord(tmp_path / "sv", [program]) as sv:
