@@ -74,18 +74,24 @@ async def _kill_and_watch(deployment: AirflowDeployment, sv: Supervisord, first_
 
     async def watch() -> None:
         nonlocal stale_seen
+        baseline = {"monitor": False, "program": False}
         killed = False
         async for event in poller.events():
             result = event.snapshot.result
             if event.snapshot.key == monitor:
                 dag = result.component("dag_processor")
-                stale_seen = stale_seen or bool(killed and dag is not None and (dag.stale or dag.status != "healthy"))
+                if dag is not None and not killed and dag.status == "healthy" and not dag.stale:
+                    baseline["monitor"] = True
+                if killed and dag is not None and (dag.stale or dag.status != "healthy"):
+                    stale_seen = True
             elif event.snapshot.key == supervisor and result.programs:
                 [program] = result.programs
                 programs_seen.append((program.statename, program.pid))
-                if not killed:
-                    os.killpg(first_pid, signal.SIGKILL)
-                    killed = True
+                baseline["program"] = baseline["program"] or program.pid == first_pid
+            if not killed and all(baseline.values()):
+                # Both sides seen healthy first, so what follows are transitions, not first sightings.
+                os.killpg(first_pid, signal.SIGKILL)
+                killed = True
             restarted = programs_seen and programs_seen[-1][0] == "RUNNING" and programs_seen[-1][1] != first_pid
             if stale_seen and restarted:
                 return
