@@ -50,6 +50,8 @@ def test_killed_dag_processor_goes_stale_while_supervisord_restarts_it(airflow_i
         seen = asyncio.run(_kill_and_watch(deployment, sv, first_pid))
 
     stale_seen, programs_seen, transitions = seen
+    print(f"\n[airflow] program states seen: {programs_seen}")
+    print("[airflow] transitions: " + "; ".join(t.describe() for t in transitions))
     assert stale_seen, "the dag_processor heartbeat never went stale after the kill"
     states = [state for state, _ in programs_seen]
     assert states[0] == "RUNNING"
