@@ -1,8 +1,8 @@
 """Poll endpoints on their own schedules: interval, backoff while down (at most two intervals, so a
 recovery shows within two), jitter, never two rounds at once.
 
-Probes are grouped by endpoint (an API server's base URL, or a RemSvc connection): each endpoint has
-one task that polls all of its probes together in a *round*, under a lock, then sleeps. So "poll now"
+Probes are grouped by endpoint (an API server's base URL, a supervisord, or a RemSvc connection): each
+endpoint has one task that polls all of its probes together in a *round*, under a lock, then sleeps. So "poll now"
 during a slow round queues exactly one more round instead of stacking requests on a struggling
 server, an endpoint whose every probe is down backs off as a whole, and one wake-up serves all of an
 endpoint's probes. Wake-ups, not requests, dominate the CPU cost of watching many endpoints, so
