@@ -11,6 +11,7 @@ instance's own state is the worst of its programs'; unreachable or a refused log
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import time
@@ -29,6 +30,7 @@ _SEVERITY = {State.DOWN: 3, State.DEGRADED: 2, State.ABSENT: 1, State.UP: 0}
 _TEXT_LIMIT = 200
 
 
+@functools.lru_cache(maxsize=256)
 def airflow_component(command: str) -> str | None:
     """``dag_processor`` for ``airflow dag-processor ...`` (also ``python -m airflow``, a full path)."""
     try:

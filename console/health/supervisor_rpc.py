@@ -19,6 +19,7 @@ import httpx
 
 from ..safetext import first_line
 from .deadline import within
+from .http_probes import tls_context
 from .results import Reason
 from .supervisor_address import SupervisorAddress
 
@@ -87,6 +88,7 @@ class SupervisorRpc:
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
             headers={"Content-Type": "text/xml", "User-Agent": "remsvc-console-health"},
             trust_env=not unix,
+            verify=tls_context(None),  # shared: loading the CA bundle per client costs milliseconds
             follow_redirects=False,
         )
 

@@ -1,15 +1,18 @@
 """Health watching cost: 10 Airflow API servers, 5 supervisord instances and 20 RemSvc servers every 5 s.
 
-Run: ``python tests/bench/bench_health.py`` (``--seconds``, ``--interval``, ``--api``, ``--supervisors``,
-``--remsvc`` to vary). Every peer runs in child processes (the fault-injection HTTP server answering
+Run: ``python tests/bench/bench_health.py`` (``--seconds``, ``--rounds``, ``--interval``, ``--api``,
+``--supervisors``, ``--remsvc`` to vary). Every peer runs in child processes (the fault-injection HTTP server answering
 like Airflow, real supervisord instances on unix sockets, the embedded RemSvc server), so only the
 console's own CPU is counted. Three phases in one process, each measured with ``os.times()``:
 
 1. idle: the same process with an event loop and nothing to do (the floor);
-2. bare: the same requests on the same schedule with plain pooled httpx clients (GET for the API
+2. bare: the same requests on the same schedule (interval ± the poller's jitter) with plain pooled httpx clients (GET for the API
    servers, the XML-RPC POST for supervisord) and plain grpc.aio calls (Ping, GetStatus), no
    parsing, history or scheduling — what any watcher must at least pay;
 3. console: ``HealthPoller`` with every probe, history, transitions and an event consumer.
+
+Bare and console alternate for ``--rounds`` rounds, each measured after a warm-up round, and the
+figures are the totals over all rounds, so other work on the machine weighs on both alike.
 
 Targets: the console phase under 2 % of one core, and at most 1.15x the bare phase.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from console.health.http_probes import PATHS, HttpSettings  # noqa: E402
+from console.health.poller import DEFAULT_JITTER  # noqa: E402
 from console.health.results import State  # noqa: E402
 from console.health.supervisor_address import parse_supervisor_url  # noqa: E402
 from console.health.watch import build_poller  # noqa: E402
@@ -57,31 +62,54 @@ def start_http_server() -> tuple[subprocess.Popen, int]:
     return proc, int(line.rsplit(":", 1)[1])
 
 
+class Meter:
+    """CPU and wall time from ``start()`` (after a phase's warm-up round) to ``stop()``."""
+
+    def start(self) -> None:
+        self.t0, self.wall0 = os.times(), time.perf_counter()
+
+    def stop(self) -> None:
+        self.t1, self.wall = os.times(), time.perf_counter() - self.wall0
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * ((self.t1.user - self.t0.user) + (self.t1.system - self.t0.system)) / self.wall
+
+
 async def measure(seconds: float, body) -> tuple[float, float, int]:
-    """Run ``body`` for ``seconds``; return (CPU % of one core, wall seconds, requests made)."""
-    t0, wall0 = os.times(), time.perf_counter()
-    requests = await body(seconds)
-    t1, wall = os.times(), time.perf_counter() - wall0
-    return 100.0 * ((t1.user - t0.user) + (t1.system - t0.system)) / wall, wall, requests
+    """Run ``body`` for ``seconds`` after its warm-up; return (CPU % of one core, wall seconds, requests made).
+
+    Each phase first makes its clients and one round of requests (connections opened, TLS contexts
+    built), then starts the meter: the figures are the steady cost of watching.
+    """
+    meter = Meter()
+    requests = await body(seconds, meter)
+    return meter.pct, meter.wall, requests
 
 
-async def idle(seconds: float) -> int:
+async def idle(seconds: float, meter: Meter) -> int:
+    meter.start()
     await asyncio.sleep(seconds)
+    meter.stop()
     return 0
 
 
 async def every(interval: float, seconds: float, one_round) -> int:
-    """Call ``one_round()`` every ``interval`` until ``seconds`` are up; count what it returns."""
+    """Call ``one_round()`` every ``interval`` ± the console's jitter until ``seconds`` are up.
+
+    The same spread as the console's poller (``DEFAULT_JITTER``): endpoints polled in lockstep
+    would share event-loop wake-ups that a real, spread-out watcher does not get.
+    """
     deadline = time.perf_counter() + seconds
     done = 0
     while time.perf_counter() < deadline:
+        await asyncio.sleep(interval * (1.0 + random.uniform(-DEFAULT_JITTER, DEFAULT_JITTER)))
         done += await one_round()
-        await asyncio.sleep(interval)
     return done
 
 
 def bare_phase(urls: list[str], sockets: list[str], targets: list[Target], interval: float):
-    async def body(seconds: float) -> int:
+    async def body(seconds: float, meter: Meter) -> int:
         http = [httpx.AsyncClient(timeout=5.0) for _ in urls]
         rpc = [httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=s), timeout=5.0) for s in sockets]
         channels = [grpc.aio.insecure_channel(t.address) for t in targets]
@@ -113,7 +141,10 @@ def bare_phase(urls: list[str], sockets: list[str], targets: list[Target], inter
 
         rounds = ([api(c, u) for c, u in zip(http, urls)] + [supervisor(c) for c in rpc]
                   + [remsvc(ch) for ch in channels])
+        await asyncio.gather(*(r() for r in rounds))
+        meter.start()
         counts = await asyncio.gather(*(every(interval, seconds, r) for r in rounds))
+        meter.stop()
         for client in http + rpc:
             await client.aclose()
         for channel in channels:
@@ -124,7 +155,7 @@ def bare_phase(urls: list[str], sockets: list[str], targets: list[Target], inter
 
 
 def console_phase(urls: list[str], sockets: list[str], targets: list[Target], interval: float, counts: dict):
-    async def body(seconds: float) -> int:
+    async def body(seconds: float, meter: Meter) -> int:
         poller = build_poller(urls, targets, supervisors=[parse_supervisor_url(f"unix://{s}") for s in sockets],
                               interval=interval, http=HttpSettings(connect_timeout=3.0, read_timeout=5.0))
 
@@ -135,9 +166,14 @@ def console_phase(urls: list[str], sockets: list[str], targets: list[Target], in
                     counts["not_up"] += 1
                     counts["why"] = event.snapshot.result.detail
 
-        async with poller:
-            consumer = asyncio.create_task(consume())
-            await asyncio.sleep(seconds)
+        await poller.poll_once()
+        counts["events"] = 0
+        consumer = asyncio.create_task(consume())
+        await poller.start(polled=True)  # each endpoint's next round comes one interval after the first
+        meter.start()
+        await asyncio.sleep(seconds)
+        meter.stop()
+        await poller.stop()
         await consumer
         return counts["events"]
 
@@ -162,13 +198,23 @@ async def main(args: argparse.Namespace) -> int:
         load0 = os.getloadavg()
         print(f"health benchmark: {args.api} API servers (3 periodic probes each), {args.supervisors} supervisord "
               f"(3 programs each), {args.remsvc} RemSvc servers; interval {args.interval:g} s, "
-              f"{args.seconds:g} s per phase; load average {load0[0]:.2f}")
-        idle_pct, _, _ = await measure(args.seconds, idle)
-        bare_pct, bare_wall, bare_requests = await measure(
-            args.seconds, bare_phase(urls, sockets, targets, args.interval))
+              f"{args.rounds} rounds of {args.seconds:g} s per phase, alternating; load average {load0[0]:.2f}")
+        idle_pct, _, _ = await measure(min(10.0, args.seconds), idle)
         counts = {"events": 0, "not_up": 0, "why": ""}
-        console_pct, console_wall, events = await measure(
-            args.seconds, console_phase(urls, sockets, targets, args.interval, counts))
+        totals = {"bare": [0.0, 0.0, 0], "console": [0.0, 0.0, 0]}
+        for n in range(args.rounds):
+            # Alternating the phases spreads other work on the machine over both.
+            for name, body in (("bare", bare_phase(urls, sockets, targets, args.interval)),
+                               ("console", console_phase(urls, sockets, targets, args.interval, counts))):
+                pct, wall, done = await measure(args.seconds, body)
+                totals[name][0] += pct * wall
+                totals[name][1] += wall
+                totals[name][2] += done
+            print(f"  round {n + 1}: bare {totals['bare'][0] / totals['bare'][1]:.3f} %, console "
+                  f"{totals['console'][0] / totals['console'][1]:.3f} % (cumulative)")
+        bare_pct, bare_wall, bare_requests = totals["bare"][0] / totals["bare"][1], totals["bare"][1], totals["bare"][2]
+        console_pct, console_wall, events = (totals["console"][0] / totals["console"][1], totals["console"][1],
+                                             totals["console"][2])
     finally:
         http_proc.stdin.close()
         http_proc.wait(timeout=10)
@@ -197,7 +243,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--supervisors", type=int, default=5)
     parser.add_argument("--remsvc", type=int, default=20)
     parser.add_argument("--interval", type=float, default=5.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=40.0, help="seconds per phase per round")
+    parser.add_argument("--rounds", type=int, default=3)
     return parser.parse_args()
 
 
