@@ -4,7 +4,10 @@ Loading follows the coordinator: UTF-8, YAML safe-loaded, must be a mapping. Any
 manifest (patterns, required keys) does not stop Airflow from running the bundle, so it is reported
 as JSON Schema warnings with the JSON path, never as a rejection. Unknown keys are ignored as the
 spec requires. A manifest is untrusted input: YAML aliases can make a small text expand enormously,
-so everything walked here stays within a node budget.
+so everything walked here stays within a node budget, a large text is counted event by event before
+anything is built from it, and the dags and tasks a bundle may declare are bounded (a manifest past a
+bound is ``metadata_too_complex``, reported without building it). Integers too long to print in
+decimal (Python refuses more than 4,300 digits) load as ``BigInt``, which prints itself in hex.
 """
 
 from __future__ import annotations
@@ -27,8 +30,35 @@ NODE_BUDGET = 1_000_000
 DEPTH_LIMIT = 64
 NESTING_LIMIT = 400
 MESSAGE_LIMIT = 240
+MAX_DAGS = 10_000
+MAX_TASKS = 100_000
+MAX_NODES = 250_000
+COUNT_FIRST_BYTES = 64 << 10
+BIG_INT_BITS = 4096
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class BigInt(int):
+    """An integer whose decimal form Python would refuse to build; it prints in hex, which has no limit."""
+
+    def __repr__(self) -> str:
+        return hex(self)
+
+    __str__ = __repr__
+
+
+def _construct_int(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> int:
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    return BigInt(value) if value.bit_length() > BIG_INT_BITS else value
+
+
+@functools.cache
+def _with_printable_ints(base: type) -> type:
+    """``base`` (a safe loader class) whose integers never fail to print."""
+    loader = type(f"Printable{base.__name__}", (base,), {})
+    loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    return loader
 
 
 class ManifestError(Exception):
@@ -80,8 +110,10 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_UNDECODABLE, f"manifest is not UTF-8 (invalid byte at offset {exc.start})"
         ) from None
+    if len(raw) > COUNT_FIRST_BYTES:
+        _count_events(text)
     try:
-        data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader when built)
+        data = yaml.load(text, Loader=_with_printable_ints(_Loader))  # a safe loader (CSafeLoader when built)
     except yaml.YAMLError as exc:
         if "maximum nesting depth" in str(exc):
             raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
@@ -121,6 +153,28 @@ _TOO_DEEP = (
     f"manifest YAML nests collections more than {NESTING_LIMIT} levels deep; Airflow's pure-Python YAML "
     "loader fails on such nesting (RecursionError at about 490 levels)"
 )
+
+
+def _count_events(text: str) -> None:
+    """Refuse a large manifest before loading it when it nests too deeply or holds too many values.
+
+    Loading builds every value at once (a 16 MiB manifest of 700,000 dags took gigabytes); the
+    event stream is counted one event at a time and stops at the first bound crossed.
+    """
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > NESTING_LIMIT:
+                raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            continue
+        elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            continue
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"holds more than {MAX_NODES:,} YAML values"))
 
 
 def _deeper_than(data: Any, limit: int) -> bool:
@@ -238,29 +292,40 @@ def _sdk_facts(sdk: Any) -> dict[str, str | None]:
 
 
 def _dag_tasks(dags: Any) -> tuple[dict[str, list[str]], list[ValidationWarning]]:
-    """dag_id → task_ids as Airflow keys them: only string dag_ids can ever match a task's dag_id."""
+    """dag_id → task_ids as Airflow keys them: only string dag_ids can ever match a task's dag_id.
+
+    Raises ``ManifestError(METADATA_TOO_COMPLEX)`` past ``MAX_DAGS`` dags or ``MAX_TASKS`` tasks
+    (aliases counted each time they are reached), before building anything larger.
+    """
     if not isinstance(dags, dict):
         return {}, []
+    if len(dags) > MAX_DAGS:
+        raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"declares {len(dags):,} dags"))
     result: dict[str, list[str]] = {}
     warnings: list[ValidationWarning] = []
-    budget = _Budget(NODE_BUDGET)
+    counted = 0
     for dag_id, entry in dags.items():
         if not isinstance(dag_id, str):
             warnings.append(
                 ValidationWarning(
-                    "$.dags", _clip(f"dag_id {dag_id!r} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match")
+                    "$.dags",
+                    _clip(f"dag_id {_clip(_scalar_text(dag_id))} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match"),
                 )
             )
             continue
         tasks = entry.get("tasks") if isinstance(entry, dict) else None
         names: list[str] = []
         if isinstance(tasks, list):
-            for task in tasks:
-                if not budget.spend(1):
-                    break
-                names.append(task if isinstance(task, str) else _scalar_text(task))
+            counted += len(tasks)
+            if counted > MAX_TASKS:
+                raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"declares more than {MAX_TASKS:,} tasks"))
+            names = [task if isinstance(task, str) else _clip(_scalar_text(task)) for task in tasks]
         result[dag_id] = names
     return result, warnings
+
+
+def _too_complex(what: str) -> str:
+    return f"manifest {what}; this console analyses at most {MAX_DAGS:,} dags and {MAX_TASKS:,} tasks per bundle"
 
 
 class _Budget:
@@ -292,6 +357,8 @@ class _Budget:
 
 def _scalar_text(value: Any) -> str:
     """Text for a scalar; a collection is named, never expanded (it may be an alias bomb)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > BIG_INT_BITS:
+        return hex(value)
     if isinstance(value, (str, int, float, bool)):
         return str(value)
     if isinstance(value, datetime.date):

@@ -7,9 +7,14 @@ Airflow's coordinator would meet the files, which is what dag_id resolution depe
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class ScanCancelled(Exception):
+    """Raised inside a reader or worker to stop hashing once the caller cancelled the scan."""
 
 
 class Status(str, enum.Enum):
@@ -23,11 +28,13 @@ class Status(str, enum.Enum):
     BAD_REGIONS = "bad_regions"
     HASH_MISMATCH = "hash_mismatch"
     METADATA_TOO_LARGE = "metadata_too_large"
+    METADATA_TOO_COMPLEX = "metadata_too_complex"
     METADATA_UNDECODABLE = "metadata_undecodable"
     METADATA_NOT_MAPPING = "metadata_not_mapping"
     SCHEMA_VERSION_MISSING = "schema_version_missing"
     SCHEMA_VERSION_UNKNOWN = "schema_version_unknown"
     UNREADABLE = "unreadable"
+    SCAN_ERROR = "scan_error"
 
     @property
     def is_rejection(self) -> bool:
@@ -71,6 +78,7 @@ class BundleReport:
     mtime_ns: int | None = None
     ino: int | None = None
     dev: int | None = None
+    ctime_ns: int | None = None
     executable: bool = True
     footer_ver: int | None = None
     source_len: int | None = None
@@ -80,6 +88,7 @@ class BundleReport:
     binary_sha256: str | None = None
     actual_sha256: str | None = None
     digest_cached: bool = False
+    report_cached: bool = False
     source_name: str | None = None
     sdk: dict[str, str | None] = field(default_factory=dict)
     schema_version: str | None = None
@@ -87,9 +96,37 @@ class BundleReport:
     warnings: list[ValidationWarning] = field(default_factory=list)
 
     @property
-    def identity(self) -> tuple[int | None, int | None, int | None, int | None]:
-        """What changes when a file is replaced or rewritten: (dev, inode, mtime_ns, size)."""
-        return (self.dev, self.ino, self.mtime_ns, self.size)
+    def identity(self) -> tuple[int | None, int | None, int | None, int | None, int | None]:
+        """What changes when a file is replaced or rewritten: (dev, inode, mtime_ns, ctime_ns, size).
+
+        ``ctime`` is in it because a rewrite in place can restore the mtime but never the ctime.
+        """
+        return (self.dev, self.ino, self.mtime_ns, self.ctime_ns, self.size)
+
+    def to_cache(self) -> dict[str, Any]:
+        """Every field, for the report cache (``from_cache`` reads it back exactly)."""
+        document = dataclasses.asdict(self)
+        document["status"] = self.status.value
+        return document
+
+    @classmethod
+    def from_cache(cls, document: Any) -> BundleReport:
+        """A report written by ``to_cache``; anything else raises ``ValueError``."""
+        if not isinstance(document, dict) or set(document) != _REPORT_FIELDS:
+            raise ValueError("not a cached report")
+        values = dict(document)
+        values["status"] = Status(values["status"])
+        values["warnings"] = [ValidationWarning(str(w["path"]), str(w["message"])) for w in values["warnings"]]
+        report = cls(**values)
+        for name, kind in _REPORT_TYPES.items():
+            value = getattr(report, name)
+            if not isinstance(value, kind):
+                raise ValueError(f"cached report field {name} is malformed")
+        if not all(isinstance(k, str) and isinstance(t, list) and all(isinstance(x, str) for x in t) for k, t in report.dags.items()):
+            raise ValueError("cached report dags are malformed")
+        if not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in report.sdk.items()):
+            raise ValueError("cached report sdk is malformed")
+        return report
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +147,18 @@ class BundleReport:
             "dags": {dag_id: list(tasks) for dag_id, tasks in self.dags.items()},
             "warnings": [w.to_json() for w in self.warnings],
         }
+
+
+_REPORT_FIELDS = {f.name for f in dataclasses.fields(BundleReport)}
+_OPT_INT = (int, type(None))
+_OPT_STR = (str, type(None))
+_REPORT_TYPES: dict[str, Any] = {
+    "path": str, "reason": str, "root": str, "executable": bool, "digest_cached": bool, "report_cached": bool,
+    "size": _OPT_INT, "mtime_ns": _OPT_INT, "ino": _OPT_INT, "dev": _OPT_INT, "ctime_ns": _OPT_INT,
+    "footer_ver": _OPT_INT, "source_len": _OPT_INT, "metadata_len": _OPT_INT, "source_start": _OPT_INT,
+    "metadata_start": _OPT_INT, "binary_sha256": _OPT_STR, "actual_sha256": _OPT_STR, "source_name": _OPT_STR,
+    "schema_version": _OPT_STR, "sdk": dict, "dags": dict, "warnings": list,
+}
 
 
 @dataclass(frozen=True)
@@ -179,6 +228,7 @@ class ScanResult:
     walk_errors: list[str] = field(default_factory=list)
     bytes_hashed: int = 0
     cache_hits: int = 0
+    reports_cached: int = 0
     elapsed_s: float = 0.0
     cancelled: bool = False
 

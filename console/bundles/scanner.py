@@ -15,21 +15,17 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 
-from .digest_cache import DigestCache
-from .model import BundleReport, RootInfo, ScanProgress, ScanResult
-from .reader import METADATA_CAP, read_path, stat_failure
+from .digest_cache import DigestCache, file_key
+from .model import BundleReport, RootInfo, ScanCancelled, ScanProgress, ScanResult
+from .reader import METADATA_CAP, read_path, scan_error, stat_failure
 from .roots import RootSpec
 from .schema_versions import SchemaVersions
 
 OnProgress = Callable[[ScanProgress], None]
 PROGRESS_BYTES = 8 << 20
 INLINE_BYTES = 256 << 10
-
-
-class ScanCancelled(Exception):
-    """Raised inside a worker to stop hashing once the caller cancelled the scan."""
 
 
 class Scanner:
@@ -111,31 +107,40 @@ class Scanner:
         tracker = _Progress(on_progress, progress_interval, cancel)
         result = ScanResult(roots=self.root_infos(), bundles=[])
         slots: list[BundleReport | Future[BundleReport]] = []
+        where: list[tuple[str, str]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bundle-scan") as pool:
             for path, root, st in self.walk(result.walk_errors):
                 if cancel is not None and cancel.is_set():
                     break
                 tracker.found()
+                where.append((path, root))
                 if isinstance(st, OSError):
                     slots.append(stat_failure(path, root, st))
                     tracker.done(path)
                 elif self._cheap(path, st):
-                    slots.append(self._classify(path, root, st, tracker))
+                    try:
+                        slots.append(self._classify(path, root, st, tracker))
+                    except ScanCancelled:
+                        where.pop()
+                        break
                 else:
                     slots.append(pool.submit(self._classify, path, root, st, tracker))
             tracker.walk_finished()
-            for slot in slots:
+            for slot, (path, root) in zip(slots, where):
                 if isinstance(slot, Future):
                     if cancel is not None and cancel.is_set():
                         slot.cancel()
                     try:
                         slot = slot.result()
-                    except Exception:  # a cancelled or aborted file has no report
+                    except (ScanCancelled, CancelledError):  # a cancelled scan is marked so below
                         continue
+                    except Exception as exc:  # no file drops out of a scan: the error is its report
+                        slot = scan_error(path, root, exc)
                 result.bundles.append(slot)
         result.cancelled = bool(cancel is not None and cancel.is_set())
         result.bytes_hashed = tracker.bytes_hashed
         result.cache_hits = sum(1 for r in result.bundles if r.digest_cached)
+        result.reports_cached = sum(1 for r in result.bundles if r.report_cached)
         result.elapsed_s = time.perf_counter() - started
         tracker.final()
         return result
@@ -156,7 +161,7 @@ class Scanner:
         """Small or already-verified files cost less than a hand-off to a thread; only hashing pays for one."""
         if st.st_size < INLINE_BYTES:
             return True
-        return self.digests is not None and self.digests.knows(path, st.st_ino, st.st_mtime_ns, st.st_size)
+        return self.digests is not None and self.digests.knows(file_key(os.path.abspath(path), st))
 
     def _classify(self, path: str, root: str, st: os.stat_result, tracker: _Progress) -> BundleReport:
         tracker.current = path

@@ -7,7 +7,9 @@ asked (it is the authority); otherwise a built-in list, extendable from the cons
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.metadata
 import importlib.util
 import threading
 from collections.abc import Callable, Iterable
@@ -42,6 +44,19 @@ class SchemaVersions:
     @property
     def known(self) -> frozenset[str]:
         return frozenset(self._known)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What a resolution depends on, without importing Airflow: cached reports are keyed by it."""
+        if self._migrator is not None and not self._use_airflow:
+            return f"migrator:{id(self._migrator)}"
+        sdk = "none"
+        if self._use_airflow:
+            try:
+                sdk = importlib.metadata.version("apache-airflow-task-sdk")
+            except (importlib.metadata.PackageNotFoundError, ValueError):
+                sdk = "none"
+        return f"known:{','.join(sorted(self._known))};task-sdk:{sdk}"
 
     @property
     def source(self) -> str:
