@@ -18,10 +18,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
-
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .model import Status, ValidationWarning
 
@@ -36,7 +33,11 @@ MAX_NODES = 250_000
 COUNT_FIRST_BYTES = 64 << 10
 BIG_INT_BITS = 4096
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import jsonschema
+    import yaml
+
+_Loader: type | None = None  # the YAML loader class; None means CSafeLoader when built, else SafeLoader
 
 
 class BigInt(int):
@@ -48,7 +49,16 @@ class BigInt(int):
     __str__ = __repr__
 
 
+def _loader() -> type:
+    """yaml and jsonschema are imported on first use: a warm scan answered from the report cache needs neither."""
+    import yaml
+
+    return _Loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _construct_int(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> int:
+    import yaml
+
     value = yaml.SafeLoader.construct_yaml_int(loader, node)
     return BigInt(value) if value.bit_length() > BIG_INT_BITS else value
 
@@ -96,6 +106,8 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = load_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -110,10 +122,12 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_UNDECODABLE, f"manifest is not UTF-8 (invalid byte at offset {exc.start})"
         ) from None
+    import yaml
+
     if len(raw) > COUNT_FIRST_BYTES:
         _count_events(text)
     try:
-        data = yaml.load(text, Loader=_with_printable_ints(_Loader))  # a safe loader (CSafeLoader when built)
+        data = yaml.load(text, Loader=_with_printable_ints(_loader()))  # a safe loader (CSafeLoader when built)
     except yaml.YAMLError as exc:
         if "maximum nesting depth" in str(exc):
             raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
@@ -161,8 +175,10 @@ def _count_events(text: str) -> None:
     Loading builds every value at once (a 16 MiB manifest of 700,000 dags took gigabytes); the
     event stream is counted one event at a time and stops at the first bound crossed.
     """
+    import yaml
+
     depth = nodes = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=_loader()):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > NESTING_LIMIT:
@@ -197,8 +213,10 @@ def _nested_deeper_than(text: str, limit: int) -> bool:
     The limit is ours, not the YAML build's: libyaml stops at 1,000 levels where it has a limit at all,
     and Airflow's pure-Python ``yaml.safe_load`` recurses once per level until Python's recursion limit.
     """
+    import yaml
+
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=_loader()):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > limit:
@@ -309,7 +327,7 @@ def _dag_tasks(dags: Any) -> tuple[dict[str, list[str]], list[ValidationWarning]
             warnings.append(
                 ValidationWarning(
                     "$.dags",
-                    _clip(f"dag_id {_clip(_scalar_text(dag_id))} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match"),
+                    _clip(f"dag_id {_clip(_scalar_text(dag_id), 64)} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match"),
                 )
             )
             continue
@@ -388,5 +406,5 @@ def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+def _clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

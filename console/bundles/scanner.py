@@ -91,6 +91,8 @@ class Scanner:
                 continue
             if stat.S_ISDIR(st.st_mode) and not os.access(path, os.R_OK | os.X_OK):
                 infos.append(RootInfo(path, spec.origin, exists=True, error="permission denied"))
+            elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                infos.append(RootInfo(path, spec.origin, exists=True, error=f"is a {_kind(st.st_mode)}, not a directory or regular file"))
             else:
                 infos.append(RootInfo(path, spec.origin))
         return infos
@@ -176,6 +178,13 @@ class Scanner:
         ).report
         tracker.done(path)
         return report
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 class _Progress:
