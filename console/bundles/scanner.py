@@ -9,7 +9,6 @@ buffers, so two workers hash two bundles at once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 import threading
@@ -155,6 +154,8 @@ class Scanner:
         progress_interval: float = 0.05,
     ) -> ScanResult:
         """``scan`` in a thread, so an event loop (the UI's) stays responsive while gigabytes are hashed."""
+        import asyncio  # only the UI awaits scans; the command line never loads asyncio
+
         return await asyncio.to_thread(
             self.scan, on_progress=on_progress, cancel=cancel, progress_interval=progress_interval
         )

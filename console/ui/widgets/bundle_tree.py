@@ -24,7 +24,7 @@ from console.ui.widgets.bundle_filter import BundleFilter
 
 EXPAND_ALL_LIMIT = 400
 
-ICONS = {Status.OK: "✓", Status.NOT_BUNDLE: "·", Status.NOT_EXECUTABLE: "·", Status.UNREADABLE: "!"}
+ICONS = {Status.OK: "✓", Status.NOT_BUNDLE: "·", Status.NOT_EXECUTABLE: "·", Status.UNREADABLE: "!", Status.SCAN_ERROR: "!"}
 
 
 def status_icon(status: Status) -> str:
@@ -35,7 +35,7 @@ def status_tone(status: Status) -> str:
     """The component-class suffix (and theme colour) for a status: ok, rejected, unreadable, ignored."""
     if status is Status.OK:
         return "ok"
-    if status is Status.UNREADABLE:
+    if status in (Status.UNREADABLE, Status.SCAN_ERROR):
         return "unreadable"
     return "ignored" if status.is_ignored else "rejected"
 
