@@ -161,7 +161,6 @@ class DigestCache:
         if sum(1 + len(tasks) for tasks in report.dags.values()) > REPORT_NAMES_LIMIT:
             return
         document = report.to_cache()
-        document["digest_cached"] = document["report_cached"] = False
         with self._lock:
             self._reports[key] = [fingerprint, document]
             self._reports.move_to_end(key)
@@ -281,7 +280,7 @@ def _parse(document: object) -> tuple[dict[DigestKey, bytes], dict[FileKey, Any]
         if not isinstance(entry, list) or len(entry) != 7:
             raise ValueError("malformed report entry")
         stored = entry[6]
-        if not isinstance(stored, list) or len(stored) != 2 or not isinstance(stored[0], str) or not isinstance(stored[1], dict):
+        if not isinstance(stored, list) or len(stored) != 2 or not isinstance(stored[0], str) or not isinstance(stored[1], list):
             raise ValueError("malformed report")
         file = tuple(entry[:6])
         if not isinstance(file[0], str) or not all(type(n) is int and n >= 0 for n in file[1:]):

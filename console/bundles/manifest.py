@@ -142,7 +142,8 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_NOT_MAPPING, f"manifest is a YAML {_yaml_kind(data)}, not a mapping"
         )
-    if _deeper_than(data, NESTING_LIMIT) and _nested_deeper_than(text, NESTING_LIMIT):
+    deepest, deep_collection, over_budget = _shape(data)
+    if (deep_collection or over_budget) and _nested_deeper_than(text, NESTING_LIMIT):
         raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP)
     manifest = Manifest(
         data=data,
@@ -152,7 +153,11 @@ def parse_manifest(raw: bytes) -> Manifest:
         dags={},
     )
     manifest.dags, key_warnings = _dag_tasks(data.get("dags"))
-    too_big = _Budget(NODE_BUDGET).exceeded_by(data)
+    too_big = None
+    if over_budget:
+        too_big = f"expands to more than {NODE_BUDGET:,} values through YAML aliases"
+    elif deepest > DEPTH_LIMIT:
+        too_big = f"is nested more than {DEPTH_LIMIT} levels deep"
     if too_big:
         manifest.warnings = [ValidationWarning("$", f"manifest {too_big}; schema validation skipped"), *key_warnings]
     else:
@@ -193,18 +198,33 @@ def _count_events(text: str) -> None:
             raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"holds more than {MAX_NODES:,} YAML values"))
 
 
-def _deeper_than(data: Any, limit: int) -> bool:
-    """Whether the loaded value nests more than ``limit`` collections (or is too large to tell)."""
-    budget = _Budget(NODE_BUDGET)
-    stack = [(data, 1)]
+def _shape(data: Any) -> tuple[int, bool, bool]:
+    """One walk of the loaded value (aliases counted each time they are reached).
+
+    Returns the deepest node depth seen (the root is 0), whether a collection sits ``NESTING_LIMIT``
+    levels down, and whether more than ``NODE_BUDGET`` values were reached; the walk stops at
+    either bound, so a self-referencing alias ends it too.
+    """
+    left = NODE_BUDGET
+    deepest = 0
+    stack = [(data, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, (dict, list, tuple, set)):
-            if depth > limit or not budget.spend(len(node)):
-                return True
-            children = [*node, *node.values()] if isinstance(node, dict) else node
-            stack.extend((child, depth + 1) for child in children)
-    return False
+        left -= 1
+        if left < 0:
+            return deepest, False, True
+        if depth > deepest:
+            deepest = depth
+        if isinstance(node, dict):
+            if depth >= NESTING_LIMIT:
+                return deepest, True, False
+            stack.extend((child, depth + 1) for child in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, (list, tuple, set)):
+            if depth >= NESTING_LIMIT:
+                return deepest, True, False
+            stack.extend((child, depth + 1) for child in node)
+    return deepest, False, False
 
 
 def _nested_deeper_than(text: str, limit: int) -> bool:
@@ -344,33 +364,6 @@ def _dag_tasks(dags: Any) -> tuple[dict[str, list[str]], list[ValidationWarning]
 
 def _too_complex(what: str) -> str:
     return f"manifest {what}; this console analyses at most {MAX_DAGS:,} dags and {MAX_TASKS:,} tasks per bundle"
-
-
-class _Budget:
-    """Counts values walked (aliases counted each time they are reached) up to a limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-    def spend(self, n: int) -> bool:
-        self.left -= n
-        return self.left >= 0
-
-    def exceeded_by(self, root: Any) -> str | None:
-        """Why walking ``root`` would be unsafe (too many values or too deep), or None."""
-        stack = [(root, 0)]
-        while stack:
-            if not self.spend(1):
-                return f"expands to more than {NODE_BUDGET:,} values through YAML aliases"
-            node, depth = stack.pop()
-            if depth > DEPTH_LIMIT:
-                return f"is nested more than {DEPTH_LIMIT} levels deep"
-            if isinstance(node, dict):
-                stack.extend((child, depth + 1) for child in node)
-                stack.extend((child, depth + 1) for child in node.values())
-            elif isinstance(node, (list, tuple, set)):
-                stack.extend((child, depth + 1) for child in node)
-        return None
 
 
 def _scalar_text(value: Any) -> str:

@@ -103,30 +103,14 @@ class BundleReport:
         """
         return (self.dev, self.ino, self.mtime_ns, self.ctime_ns, self.size)
 
-    def to_cache(self) -> dict[str, Any]:
-        """Every field, for the report cache (``from_cache`` reads it back exactly)."""
-        document = dataclasses.asdict(self)
-        document["status"] = self.status.value
-        return document
-
-    @classmethod
-    def from_cache(cls, document: Any) -> BundleReport:
-        """A report written by ``to_cache``; anything else raises ``ValueError``."""
-        if not isinstance(document, dict) or set(document) != _REPORT_FIELDS:
-            raise ValueError("not a cached report")
-        values = dict(document)
-        values["status"] = Status(values["status"])
-        values["warnings"] = [ValidationWarning(str(w["path"]), str(w["message"])) for w in values["warnings"]]
-        report = cls(**values)
-        for name, kind in _REPORT_TYPES.items():
-            value = getattr(report, name)
-            if not isinstance(value, kind):
-                raise ValueError(f"cached report field {name} is malformed")
-        if not all(isinstance(k, str) and isinstance(t, list) and all(isinstance(x, str) for x in t) for k, t in report.dags.items()):
-            raise ValueError("cached report dags are malformed")
-        if not all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in report.sdk.items()):
-            raise ValueError("cached report sdk is malformed")
-        return report
+    def to_cache(self) -> list[Any]:
+        """Every field in declaration order as JSON-ready values, for the report cache (compact to load)."""
+        values = [getattr(self, name) for name in _REPORT_FIELD_NAMES]
+        values[_STATUS] = self.status.value
+        values[_SDK] = dict(self.sdk)
+        values[_DAGS] = {dag_id: list(tasks) for dag_id, tasks in self.dags.items()}
+        values[_WARNINGS] = [[w.path, w.message] for w in self.warnings]
+        return values
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -148,17 +132,35 @@ class BundleReport:
             "warnings": [w.to_json() for w in self.warnings],
         }
 
+    @classmethod
+    def from_cache(cls, values: Any) -> BundleReport:
+        """A report written by ``to_cache``; anything else raises ``ValueError`` (or TypeError)."""
+        if type(values) is not list or len(values) != len(_REPORT_TYPES):
+            raise ValueError("not a cached report")
+        for value, kind in zip(values, _REPORT_TYPES):
+            if not isinstance(value, kind):
+                raise ValueError("a cached report field is malformed")
+        for tasks in values[_DAGS].values():
+            if type(tasks) is not list or not all(type(t) is str for t in tasks):
+                raise ValueError("cached report dags are malformed")
+        if not all(v is None or type(v) is str for v in values[_SDK].values()):
+            raise ValueError("cached report sdk is malformed")
+        report = cls(*values)
+        report.status = Status(values[_STATUS])
+        report.warnings = [ValidationWarning(str(path), str(message)) for path, message in values[_WARNINGS]]
+        return report
 
-_REPORT_FIELDS = {f.name for f in dataclasses.fields(BundleReport)}
+
+_REPORT_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(BundleReport))
 _OPT_INT = (int, type(None))
 _OPT_STR = (str, type(None))
-_REPORT_TYPES: dict[str, Any] = {
-    "path": str, "reason": str, "root": str, "executable": bool, "digest_cached": bool, "report_cached": bool,
-    "size": _OPT_INT, "mtime_ns": _OPT_INT, "ino": _OPT_INT, "dev": _OPT_INT, "ctime_ns": _OPT_INT,
-    "footer_ver": _OPT_INT, "source_len": _OPT_INT, "metadata_len": _OPT_INT, "source_start": _OPT_INT,
-    "metadata_start": _OPT_INT, "binary_sha256": _OPT_STR, "actual_sha256": _OPT_STR, "source_name": _OPT_STR,
-    "schema_version": _OPT_STR, "sdk": dict, "dags": dict, "warnings": list,
+_FIELD_TYPES: dict[str, Any] = {
+    "path": str, "status": str, "reason": str, "root": str, "executable": bool, "digest_cached": bool,
+    "report_cached": bool, "sdk": dict, "dags": dict, "warnings": list,
+    "binary_sha256": _OPT_STR, "actual_sha256": _OPT_STR, "source_name": _OPT_STR, "schema_version": _OPT_STR,
 }
+_REPORT_TYPES = tuple(_FIELD_TYPES.get(name, _OPT_INT) for name in _REPORT_FIELD_NAMES)
+_STATUS, _SDK, _DAGS, _WARNINGS = (_REPORT_FIELD_NAMES.index(n) for n in ("status", "sdk", "dags", "warnings"))
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .detail import load_detail
 from .digest_cache import DEFAULT_MAX_ENTRIES, DigestCache
 from .model import BundleDetail, BundleReport, ScanResult
-from .options import load_bundle_options
 from .resolve import Resolution, dag_index, resolve_dag
-from .roots import RootSpec, discover_roots
+from .roots import RootSpec
 from .scanner import OnProgress, Scanner
 from .schema_versions import SchemaVersions
 from .watch import ScanDiff, Watcher
@@ -65,6 +63,9 @@ class BundleService:
         workers: int | None = None,
     ) -> BundleService:
         """Roots from ``arguments``, else the config file, else Airflow's ``[sdk] coordinators``."""
+        from .options import load_bundle_options  # reads YAML settings: not needed by a scan given its roots
+        from .roots import discover_roots
+
         options, warnings = load_bundle_options(config_path, env=env)
         found = discover_roots(arguments, options.roots, config_origin=options.roots_origin, env=env, cfg_path=airflow_cfg)
         return cls(
@@ -120,6 +121,8 @@ class BundleService:
 
     def detail(self, path: str) -> BundleDetail:
         """Trailer, manifest text, warnings and inert source of one file (cached digest reused)."""
+        from .detail import load_detail
+
         report = self._by_path.get(path)
         root = report.root if report else ""
         return load_detail(path, root=root, versions=self.versions, digests=self.digests)
