@@ -48,7 +48,9 @@ forms:
 
 statuses: ok, not_bundle, not_executable (both hidden unless --all), unsupported_footer_version,
   reserved_nonzero, bad_regions, hash_mismatch, metadata_too_large, metadata_undecodable,
-  metadata_not_mapping, schema_version_missing, schema_version_unknown, unreadable
+  metadata_not_mapping, schema_version_missing, schema_version_unknown, unreadable,
+  metadata_too_complex (over 10,000 dags, 100,000 tasks or 250,000 YAML values: not analysed),
+  scan_error (an unexpected error while reading that file; the reason says which)
 
 --json prints {"roots": [{"path","origin","exists","error"}], "bundles": [{"path","root","status",
   "reason","size","mtime_ns","source_name","source_len","metadata_len","footer_ver","binary_sha256",
@@ -56,7 +58,8 @@ statuses: ok, not_bundle, not_executable (both hidden unless --all), unsupported
   {"selected","candidates":[{"path","status","outcome","reason"}],"ambiguous","error"}},
   "warnings": [...]}
 
-digests are cached in $XDG_CACHE_HOME/remsvc-console/bundle-digests.json (--no-cache bypasses it).
+digests and whole reports are cached in $XDG_CACHE_HOME/remsvc-console/bundle-digests.json, keyed
+by path, device, inode, size, mtime and ctime (--no-cache bypasses it).
 
 exit status:
   0  every bundle found is accepted (and --dag resolves to exactly one bundle)

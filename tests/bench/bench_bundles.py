@@ -34,8 +34,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from console.bundles.packer import bundle_bytes, make_manifest  # noqa: E402
-
 CHUNK = 1 << 20
 AIRFLOW_FIND = r"""
 import pathlib, sys
@@ -49,6 +47,8 @@ except FileNotFoundError:
 
 def make_big_tree(root: Path, count: int, size: int) -> int:
     """``count`` bundles whose binary regions are ``size`` bytes each; returns the bytes to hash."""
+    from console.bundles.packer import bundle_bytes, make_manifest  # not in the children: they time a bare start
+
     block = bytearray(os.urandom(size))
     for i in range(count):
         block[:8] = i.to_bytes(8, "little")
@@ -60,6 +60,8 @@ def make_big_tree(root: Path, count: int, size: int) -> int:
 
 
 def make_small_tree(root: Path, count: int) -> None:
+    from console.bundles.packer import bundle_bytes, make_manifest
+
     for i in range(count):
         path = root / f"d{i % 50:02d}" / f"s{i // 50:03d}" / f"bundle-{i:05d}"
         path.parent.mkdir(parents=True, exist_ok=True)
