@@ -321,3 +321,16 @@ def test_fuzzed_manifests_get_one_report_each_within_bounded_memory(bundles: lis
         assert peak < MEMORY_BOUND, f"peak {peak:,} bytes"
     finally:
         shutil.rmtree(directory)
+
+
+def test_pack_keeps_a_huge_integer_exactly(tmp_path: Path) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_bytes(huge_int_manifest())
+    exe = tmp_path / "exe"
+    exe.write_bytes(b"\x7fELF binary")
+    exe.chmod(0o755)
+    proc = run_cli("bundles", "pack", str(exe), "--manifest", str(manifest), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr.decode()
+    report = read_path(str(tmp_path / "out"), versions=VERSIONS).report
+    assert report.status is Status.OK and report.dags["huge_dag"][1].startswith("0xfff")
+    assert read_path(str(tmp_path / "out"), versions=VERSIONS, keep_regions=True).manifest.data["extra"] == int(HUGE_HEX, 16)
