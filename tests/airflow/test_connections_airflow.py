@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from console.airflow.connections import parse_bool, parse_connection_value, resolve_connection
+from console.airflow.conn_model import parse_bool
+from console.airflow.conn_parse import parse_connection_value
+from console.airflow.conn_sources import resolve_connection
 from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
 
 pytestmark = pytest.mark.airflow
