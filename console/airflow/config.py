@@ -61,7 +61,7 @@ def expand_value(value: str, env: Mapping[str, str] | None = None) -> str:
     """
     env = os.environ if env is None else env
     while True:
-        expanded = _expand_user(_VAR.sub(lambda m: _lookup(m, env), value), env)
+        expanded = expand_user(_VAR.sub(lambda m: _lookup(m, env), value), env)
         if expanded == value:
             return expanded
         value = expanded
@@ -77,7 +77,7 @@ def _lookup(match: re.Match[str], env: Mapping[str, str]) -> str:
     return env.get(name, match.group(0))
 
 
-def _expand_user(value: str, env: Mapping[str, str]) -> str:
+def expand_user(value: str, env: Mapping[str, str]) -> str:
     if not value.startswith("~"):
         return value
     head, sep, rest = value[1:].partition("/")
