@@ -8,6 +8,7 @@ token that is not a string is sent as its text. Hosts that cannot be a plain hos
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from .conn_model import (
     ResolvedConnection,
     parse_bool,
 )
-from .conn_render import uri_with_extras
+from .conn_render import mask_extras, uri_with_extras
 
 _ALIASES = {
     "use_ssl": ("ssl", "tls", "use_tls", "secure", "enable_ssl", "ssl_enabled", "enable_tls", "https"),
@@ -138,11 +139,13 @@ def _lint_use_ssl(conn: ResolvedConnection) -> list[ConnWarning]:
     meant = parse_bool(raw)
     if meant is True:
         return []
-    fixed = uri_with_extras(conn, {**conn.extras, "use_ssl": False})
     if meant is False:
+        wanted = {**conn.extras, "use_ssl": False}
+        shown = json.dumps(mask_extras(wanted), separators=(", ", ": "))
         message = (f"use_ssl is the string {raw!r}, which the RemSvc hook reads as TLS ON "
                    "(any non-empty string is true), so the DAGs talk TLS to this server")
-        fix = f'for plaintext write use_ssl as the JSON boolean false (__extra__ form: {fixed}), or remove it'
+        fix = (f"for plaintext write use_ssl as the JSON boolean false in {EXTRA_KEY}: {shown} "
+               f"(URI: {uri_with_extras(conn, wanted)}), or remove use_ssl")
         return [ConnWarning("use_ssl_string_false", message, fix)]
     message = f"use_ssl is {raw!r}, which is not a boolean: the RemSvc hook turns TLS ON for any non-empty string"
     return [ConnWarning("use_ssl_not_boolean", message, 'write use_ssl as the JSON boolean true or false ("use_ssl": true)')]
@@ -161,11 +164,13 @@ def _lint_host(conn: ResolvedConnection) -> list[ConnWarning]:
         problems.append("'%'")
     if any(ch.isspace() for ch in host):
         problems.append("white space")
+    if any(not ch.isprintable() and not ch.isspace() for ch in host):
+        problems.append("control characters")
     if not problems:
         return []
     return [ConnWarning(
         "host_not_plain",
-        f"the host contains {', '.join(problems)}: the hook dials {conn.address!r}, which is no host name",
+        f"the host contains {', '.join(problems)}: the hook dials {conn.address!r}, which is not a host name",
         "write only the server's host name or address (e.g. remsvc://remotehost:50051)",
     )]
 
