@@ -126,7 +126,12 @@ def needs_airflow(
     env: Mapping[str, str] | None = None,
     connections_file: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """The plain ids that only Airflow can answer (so a caller can ask in the background)."""
+    """The plain ids that only Airflow can answer (so a caller can ask in the background).
+
+    Empty when Airflow cannot be found: then resolving them at once fails at once, with the reason.
+    """
+    from .via_airflow import AirflowUnavailable, find_airflow_python
+
     sources = Sources(env, connections_file)
     out = []
     for conn_id in conn_ids:
@@ -137,6 +142,11 @@ def needs_airflow(
                 out.append(conn_id)
         except MalformedConnection:
             continue
+    if out:
+        try:
+            find_airflow_python(sources.env)
+        except AirflowUnavailable:
+            return []
     return out
 
 

@@ -2,9 +2,9 @@
 
 Airflow is found, in this order: the ``airflow_python`` setting (``REMSVC_CONSOLE_AIRFLOW_PYTHON``;
 ``off`` disables lookups), Airflow importable in the console's own interpreter, the interpreter
-behind an ``airflow`` executable on PATH. ``airflow_child.py`` runs there in a child process;
-connection ids go in on stdin and fields (secrets included) come back on the stdout pipe, never
-through argv, files or logs. Airflow takes seconds to import, so each id is asked at most once per
+behind an ``airflow`` executable on PATH. ``airflow_child.py.in`` (Python for that interpreter only,
+hence not a module of this package) runs there in a child process; connection ids go in on stdin
+and fields (secrets included) come back on the stdout pipe, never through argv, files or logs. Airflow takes seconds to import, so each id is asked at most once per
 console run and the answers stay in this process's memory.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 AIRFLOW_PYTHON_ENV = "REMSVC_CONSOLE_AIRFLOW_PYTHON"
 DISABLED = "off"
 TIMEOUT_S = 90.0
-_CHILD = Path(__file__).with_name("airflow_child.py")
+_CHILD = Path(__file__).with_name("airflow_child.py.in")
 _CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
 _LOCK = threading.Lock()
 

@@ -175,3 +175,41 @@ def test_the_tui_resolves_in_the_background_then_dispatches(deployment, tmp_path
     asyncio.run(scenario())
     journal = "".join(p.read_text(errors="replace") for p in (tmp_path / "journal").rglob("*") if p.is_file())
     assert "from-tui" in journal and not any(token in journal for token in TOKENS)
+
+
+def test_airflow_is_started_once_per_id_and_never_sees_a_secret_in_its_arguments(deployment, tmp_path):
+    calls = tmp_path / "calls.txt"
+    wrapper = tmp_path / "airflow-python"
+    argv = tmp_path / "argv.txt"
+    wrapper.write_text(f'#!/bin/sh\necho call >> "{calls}"\nprintf "%s" "$*" >> "{argv}"\nexec "{deployment["python"]}" "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**deployment["env"], "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(wrapper)}
+    via_airflow.forget()
+    first = resolve_connection("remsvc_db", env=env)
+    again = resolve_connection("remsvc_db", env=env)
+    assert first.bearer_token == again.bearer_token == TOKEN_DB
+    assert calls.read_text().splitlines() == ["call"]
+    recorded = argv.read_text()
+    assert recorded.startswith("-c ") and TOKEN_DB not in recorded and "remsvc_db" not in recorded
+
+
+def test_the_python_behind_airflow_on_path_is_found_without_any_setting(deployment, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "airflow").write_text(f"#!{deployment['python']}\nraise SystemExit(0)\n")
+    (bin_dir / "airflow").chmod(0o755)
+    env = {k: v for k, v in deployment["env"].items() if k != "REMSVC_CONSOLE_AIRFLOW_PYTHON"}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env['PATH']}"
+    assert via_airflow.find_airflow_python(env) == deployment["python"]
+    via_airflow.forget()
+    assert resolve_connection("remsvc_db", env=env).source == "metadata DB (via Airflow)"
+
+
+def test_a_failing_airflow_is_one_clear_error(deployment, tmp_path):
+    env = {**deployment["env"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "not-a-database-url://"}
+    via_airflow.forget()
+    proc = subprocess.run([sys.executable, "-m", "console", "conn", "show", "remsvc_db"], capture_output=True, text=True,
+                          env=env, timeout=180)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Airflow" in proc.stderr
