@@ -9,6 +9,7 @@ exactly, because that is what the DAGs talk with: ``bool(extra_dejson.get("use_s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..remsvc.model import DEFAULT_PORT, Target
@@ -123,7 +124,7 @@ class ConnectionScan:
 
     connections: list[ResolvedConnection]
     errors: list[MalformedConnection]
-    file: Any
+    file: Path | None
     unlisted: list[str] = field(default_factory=list)
 
 
