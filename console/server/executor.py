@@ -233,6 +233,8 @@ class _Child:
             pass
 
     def run(self) -> ExecResult:
+        if self.cancelled:  # the caller left while this command waited for a worker
+            return ExecResult(RC_CANNOT_RUN, "", "cancelled before it started")
         deadline = time.monotonic() + self.timeout_s if self.timeout_s else None
         try:
             argv, env = spawn_argv(command_argv(self.cmd, self.cmdtyp), resolve_run_as(self.cmdusr, self.euid))
