@@ -10,8 +10,6 @@ import argparse
 import os
 import sys
 
-from ..settings import SettingsError, describe_sources, load_settings
-
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECTION = 3
@@ -19,6 +17,8 @@ EXIT_DEMO = 4
 
 
 def epilog() -> str:
+    from ..settings import describe_sources
+
     return (
         "Start with `remsvc-console --demo` to try the console against a local demo server.\n\n"
         + describe_sources()
@@ -48,6 +48,8 @@ def _fail(message: str, status: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..settings import SettingsError, load_settings
+
     try:
         settings = load_settings(
             args.config,
