@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     parser.add_argument("--user", default="", metavar="U", help="run the commands as this OS user (cmdusr)")
     parser.add_argument("--src", default=None, metavar="S", help="source label logged by the server (default remsvc-console@HOST)")
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS", help="deadline for the whole stream (default 3600)")
-    parser.add_argument("--concurrency", type=int, default=16, metavar="N", help="targets dispatched at once (default 16)")
+    parser.add_argument("--concurrency", type=int, default=0, metavar="N",
+                        help="targets dispatched at once (default 0: all, up to a cap from the open-files limit)")
     parser.add_argument("--json", action="store_true", help="print the Airflow operator's XCom result shape")
     parser.add_argument("--no-journal", action="store_true", help="do not record this dispatch in the journal")
     parser.set_defaults(func=main)
