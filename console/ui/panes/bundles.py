@@ -136,6 +136,8 @@ class BundlesPane(Vertical):
         self.watch_interval = WATCH_INTERVAL_S
         self._watch_timer: Timer | None = None
         self.marks: dict[str, str] = {}
+        self._quiet = False
+        self._rescan_after = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bundles-top"):
@@ -196,6 +198,7 @@ class BundlesPane(Vertical):
                 self.notify("A scan is already running.", markup=False)
             return False
         self.scanning = True
+        self._quiet = quiet
         self._cancel = threading.Event()
         self._latest = None
         if not quiet:
@@ -247,6 +250,12 @@ class BundlesPane(Vertical):
 
     def on_bundle_scan_finished(self, message: BundleScanFinished) -> None:
         message.stop()
+        self._finish(message)
+        if self._rescan_after and not self.scanning:
+            self._rescan_after = False
+            self.start_scan()
+
+    def _finish(self, message: BundleScanFinished) -> None:
         self.scanning = False
         self.query_one("#bundles-progress", ProgressBar).display = False
         for warning in message.warnings[self._warned :]:
@@ -297,6 +306,10 @@ class BundlesPane(Vertical):
             self._summary(f"Scan failed: {error}" if error else "Scan stopped.", "problem")
 
     def action_rescan(self) -> None:
+        """Rescan now; pressed while the pane is quietly following its roots, right after that poll."""
+        if self.scanning and self._quiet:
+            self._rescan_after = True
+            return
         self.start_scan()
 
     def action_cancel_scan(self) -> None:
