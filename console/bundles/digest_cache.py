@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -290,6 +289,8 @@ def _parse(document: object) -> tuple[dict[DigestKey, bytes], dict[FileKey, Any]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    import tempfile  # only a scan that learned something writes
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

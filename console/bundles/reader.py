@@ -19,14 +19,18 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .digest_cache import DigestCache, digest_key, file_key
-from .manifest import MESSAGE_LIMIT, Manifest, ManifestError, parse_manifest, schema_version_problem
 from .model import BundleReport, ScanCancelled, Status
 from .schema_versions import SchemaVersions, UnknownSchemaVersion
 from .trailer import FOOTER_VERSION, MAGIC, TRAILER_SIZE, Trailer
 
+if TYPE_CHECKING:  # the manifest module (YAML, JSON Schema) loads when a manifest is read, not for a cached report
+    from .manifest import Manifest
+
 METADATA_CAP = 16 << 20
+REASON_LIMIT = 240
 HASH_CHUNK = 1 << 20
 
 OnHashed = Callable[[int], None]
@@ -97,8 +101,8 @@ def scan_error(path: str, root: str, exc: BaseException) -> BundleReport:
     except Exception:  # even the message of an exception can fail to print
         detail = ""
     reason = f"unexpected error while reading: {type(exc).__name__}{': ' + detail if detail else ''}"
-    if len(reason) > MESSAGE_LIMIT:
-        reason = reason[: MESSAGE_LIMIT - 1] + "…"
+    if len(reason) > REASON_LIMIT:
+        reason = reason[: REASON_LIMIT - 1] + "…"
     return BundleReport(path, Status.SCAN_ERROR, reason, root=root)
 
 
@@ -267,6 +271,8 @@ def read_bundle(
     if manifest_status is not None:
         return finish(manifest_status, manifest_reason)
     assert reading.manifest is not None
+    from .manifest import schema_version_problem
+
     version, problem = schema_version_problem(reading.manifest.data.get("sdk"))
     if version is None:
         return finish(Status.SCHEMA_VERSION_MISSING, problem or "sdk.supervisor_schema_version is missing")
@@ -304,6 +310,8 @@ def _read_manifest(
     fd: int, reading: Reading, metadata_start: int, cap: int, keep: bool
 ) -> tuple[Status | None, str]:
     """Load the manifest into ``reading``; return the failing status and reason, or ``(None, "")``."""
+    from .manifest import ManifestError, parse_manifest
+
     report = reading.report
     assert report.metadata_len is not None
     if report.metadata_len > cap:

@@ -14,13 +14,16 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from .digest_cache import DigestCache, file_key
 from .model import BundleReport, RootInfo, ScanCancelled, ScanProgress, ScanResult
 from .reader import METADATA_CAP, read_path, scan_error, stat_failure
 from .roots import RootSpec
 from .schema_versions import SchemaVersions
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 OnProgress = Callable[[ScanProgress], None]
 PROGRESS_BYTES = 8 << 20
@@ -109,7 +112,8 @@ class Scanner:
         result = ScanResult(roots=self.root_infos(), bundles=[])
         slots: list[BundleReport | Future[BundleReport]] = []
         where: list[tuple[str, str]] = []
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bundle-scan") as pool:
+        pool: ThreadPoolExecutor | None = None  # started at the first file to hash: a warm scan needs none
+        try:
             for path, root, st in self.walk(result.walk_errors):
                 if cancel is not None and cancel.is_set():
                     break
@@ -125,19 +129,21 @@ class Scanner:
                         where.pop()
                         break
                 else:
+                    if pool is None:
+                        from concurrent.futures import ThreadPoolExecutor
+
+                        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bundle-scan")
                     slots.append(pool.submit(self._classify, path, root, st, tracker))
             tracker.walk_finished()
             for slot, (path, root) in zip(slots, where):
-                if isinstance(slot, Future):
-                    if cancel is not None and cancel.is_set():
-                        slot.cancel()
-                    try:
-                        slot = slot.result()
-                    except (ScanCancelled, CancelledError):  # a cancelled scan is marked so below
+                if not isinstance(slot, BundleReport):
+                    slot = self._collect(slot, path, root, cancel)
+                    if slot is None:
                         continue
-                    except Exception as exc:  # no file drops out of a scan: the error is its report
-                        slot = scan_error(path, root, exc)
                 result.bundles.append(slot)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         result.cancelled = bool(cancel is not None and cancel.is_set())
         result.bytes_hashed = tracker.bytes_hashed
         result.cache_hits = sum(1 for r in result.bundles if r.digest_cached)
@@ -159,6 +165,20 @@ class Scanner:
         return await asyncio.to_thread(
             self.scan, on_progress=on_progress, cancel=cancel, progress_interval=progress_interval
         )
+
+    @staticmethod
+    def _collect(future: Future[BundleReport], path: str, root: str, cancel: threading.Event | None) -> BundleReport | None:
+        """A worker's report; None when the scan was cancelled before it finished."""
+        from concurrent.futures import CancelledError
+
+        if cancel is not None and cancel.is_set():
+            future.cancel()
+        try:
+            return future.result()
+        except (ScanCancelled, CancelledError):  # a cancelled scan is marked so by the caller
+            return None
+        except Exception as exc:  # no file drops out of a scan: the error is its report
+            return scan_error(path, root, exc)
 
     def _cheap(self, path: str, st: os.stat_result) -> bool:
         """Small or already-verified files cost less than a hand-off to a thread; only hashing pays for one."""

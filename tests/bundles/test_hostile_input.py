@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import console.bundles.reader as reader_module
+import console.bundles.manifest as manifest_module
 from console.bundles.digest_cache import DigestCache
 from console.bundles.manifest import MAX_DAGS, MAX_TASKS
 from console.bundles.model import Status
@@ -142,14 +142,14 @@ def test_an_unexpected_error_becomes_that_files_status(tmp_path: Path, monkeypat
     """Fault injection in the manifest parser: the file is reported with the reason, the others are not lost."""
     write_bundle(tmp_path / "a", {"fault_here": ["t"]}, binary=os.urandom(binary_size))
     write_bundle(tmp_path / "b", {"fine": ["t"]})
-    real = reader_module.parse_manifest
+    real = manifest_module.parse_manifest
 
     def faulty(raw: bytes):
         if b"fault_here" in raw:
             raise RuntimeError("injected fault")
         return real(raw)
 
-    monkeypatch.setattr(reader_module, "parse_manifest", faulty)
+    monkeypatch.setattr(manifest_module, "parse_manifest", faulty)
     result = Scanner([tmp_path], versions=VERSIONS).scan()
     by_name = {Path(r.path).name: r for r in result.bundles}
     assert {name: r.status for name, r in by_name.items()} == {"a": Status.SCAN_ERROR, "b": Status.OK}
