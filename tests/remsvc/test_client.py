@@ -20,6 +20,7 @@ from console.remsvc.model import (
     StreamStatus,
     StreamTracker,
     Target,
+    TRUNCATION_MARKER,
     command_hash,
 )
 
@@ -104,7 +105,7 @@ async def test_large_output_is_truncated_and_flagged(remsvc_server):
     events = await collect(remsvc_server.target("big"), [Command("head -c 300000 /dev/zero | tr '\\0' x")])
     result = results_of(events)[1]
     assert result.out_truncated and not result.err_truncated
-    assert result.out == "x" * 262144
+    assert result.out == "x" * 262144 + TRUNCATION_MARKER
 
 
 async def test_per_command_timeout(remsvc_server_factory):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -71,18 +72,32 @@ def test_read_only_and_confirmation_are_enforced_by_the_service(tmp_path):
     assert not open_service.read_only
 
 
+async def journal_lines_once(directory, count: int, within: float = 10.0) -> int:
+    """The journal's line count once it holds ``count`` lines (the writer thread is prompt, not
+    synchronous); gives up after ``within`` seconds and returns what is there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    seen = 0
+    while loop.time() < deadline:
+        seen = sum(len(p.read_text().splitlines()) for p in directory.glob("*.jsonl"))
+        if seen >= count:
+            return seen
+        await asyncio.sleep(0.005)
+    return seen
+
+
 async def test_every_result_is_journaled_as_it_arrives(remsvc_server, tmp_path):
     secret = "tok-never-in-journal"
     target = remsvc_server.target("t")
     service = DispatchService(journal_dir=tmp_path / "journal")
     commands = parse_commands("echo one\necho two; exit 2", DispatchOptions(src="tests@host"))
     run = service.start([target], commands, DispatchOptions(src="tests@host"))
-    journal_file = next((tmp_path / "journal").glob("*.jsonl"))
     lines_seen = []
     async for event in run:
         if isinstance(event, CommandResult):
-            lines_seen.append(len(journal_file.read_text().splitlines()))
-    assert lines_seen == [2, 3], "each result is on disk before the next event is handed on"
+            lines_seen.append(await journal_lines_once(tmp_path / "journal", event.tid + 1))
+    assert lines_seen == [2, 3], "each result reaches the disk while the stream goes on, not at its end"
+    journal_file = next((tmp_path / "journal").glob("*.jsonl"))
     assert run.outcome.state == "FAILED"
     assert run.outcome.to_json()["results"][1]["rc"] == 2
     record = Journal(tmp_path / "journal").read_dispatches()[0]
