@@ -33,6 +33,10 @@ from .model import (
 from .wire import METHOD_STREAM, Undecodable, deserialize_result, encode_command, to_result
 
 RETRY_DELAY_S = 0.5
+# Commands written ahead of the last answer. The server runs them one at a time, so this keeps it
+# busy while our writer is mostly idle when the server ends the stream, which is when a racing
+# write would make gRPC lose the server's status.
+WRITE_AHEAD = 32
 PROBE_AFTER_S = 5.0
 PROBE_TIMEOUT_S = 5.0
 MAX_VIOLATIONS_EMITTED = 1000
@@ -66,6 +70,7 @@ class _Attempt:
         self.sent_perf: dict[int, float] = {}
         self.heard_at = time.monotonic()
         self.first_status: tuple[grpc.StatusCode, str] | None = None
+        self.progress = asyncio.Event()
 
 
 def _settled(coro):
@@ -242,6 +247,7 @@ class StreamCall:
                 began = max(last_result_perf, attempt.sent_perf.get(msg.tid, last_result_perf))
                 last_result_perf = now
                 self._answered.add(msg.tid)
+                attempt.progress.set()
                 emit(to_result(target_name, msg, elapsed_s=now - began))
             return await call.code(), await call.details()
         except grpc.RpcError as err:
@@ -311,6 +317,9 @@ class StreamCall:
         tid = 0
         try:
             for tid, command in enumerate(self.commands, start=1):
+                while tid > len(self._answered) + WRITE_AHEAD:
+                    attempt.progress.clear()
+                    await attempt.progress.wait()
                 await call.write(encode_command(command, tid))
                 attempt.sent_any = True
                 attempt.sent_perf[tid] = time.perf_counter()

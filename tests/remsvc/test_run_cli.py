@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -252,3 +253,27 @@ def test_server_dying_after_commands_were_sent_is_exit_5_not_a_retryable_4(remsv
     assert payload["state"] == "FAILED" and "may have run" in payload["error_msg"]
     stream = next(r for r in journal_records(tmp_path) if r["k"] == "stream")
     assert stream["sent_any"] is True and stream["missing"] == [1]
+
+
+def test_a_stopped_server_is_reported_within_seconds_not_at_the_deadline(remsvc_server, tmp_path):
+    marker = tmp_path / "started"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "console", "run", "--conn", "c", "--cmd", "echo a", "--cmd", f"touch {marker}; sleep 60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), **conn_env("c", remsvc_server)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        os.kill(remsvc_server.pid, signal.SIGSTOP)
+        out, err = child.communicate(timeout=45)  # the stream deadline is 3600 s
+    finally:
+        os.kill(remsvc_server.pid, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 5, err
+    assert "server not responding" in err and "may have run" in err
+    assert "out| a" in out and "[2] no answer" in out
