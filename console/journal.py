@@ -156,7 +156,7 @@ class Journal:
         self._lock = threading.Lock()
         self._background = background
         self._cond = threading.Condition()
-        self._queue: list[tuple[float, dict[str, Any] | Callable[[], dict[str, Any]]]] = []
+        self._queue: list[tuple[float, dict[str, Any] | _Listing]] = []
         self._queued = 0
         self._written = 0
         self._closing = False
@@ -215,14 +215,11 @@ class Journal:
         }
         commands = list(commands)
 
-        def build() -> dict[str, Any]:
-            head["commands"] = [
-                {"tid": tid, "cmd": c.cmd, "cmdtyp": c.cmdtyp, "cmdusr": c.cmdusr, "src": c.src, "hsh": c.hsh}
-                for tid, c in enumerate(commands, start=1)
-            ]
-            return head
+        def items() -> Iterable[dict[str, Any]]:
+            for tid, c in enumerate(commands, start=1):
+                yield {"tid": tid, "cmd": c.cmd, "cmdtyp": c.cmdtyp, "cmdusr": c.cmdusr, "src": c.src, "hsh": c.hsh}
 
-        self._write(build)
+        self._write(_Listing(head, "commands", items))
         return dispatch_id
 
     def record(self, dispatch_id: str, event: DispatchEvent) -> None:
@@ -298,8 +295,8 @@ class Journal:
         except KeyError:
             raise ValueError(f"unknown or already finished dispatch {dispatch_id!r}") from None
 
-    def _write(self, record: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
-        """Write a record (or a function building it) now, or queue it for the writer thread."""
+    def _write(self, record: dict[str, Any] | _Listing) -> None:
+        """Write a record now, or queue it for the writer thread."""
         now = self._clock()
         if not self._background:
             self._write_batch([(now, record)])
@@ -335,14 +332,10 @@ class Journal:
     def _write_batch(self, batch: list[tuple[float, Any]]) -> None:
         days: list[tuple[date, list[str]]] = []
         for now, record in batch:
-            record = record() if callable(record) else record
-            record["t"] = now
-            if self._redact:
-                record = _scrub(record, self._redact)
             day = date.fromtimestamp(now)
             if not days or days[-1][0] != day:
                 days.append((day, []))
-            days[-1][1].append(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+            days[-1][1].append(self._line(record, now))
         with self._lock:
             for day, lines in days:
                 handle = self._file_for(day)
@@ -354,6 +347,23 @@ class Journal:
                     with contextlib.suppress(OSError):
                         handle.close()
                     raise
+
+    def _line(self, record: dict[str, Any] | _Listing, now: float) -> str:
+        """One JSON line; a listing is encoded item by item, so the writer thread never holds the
+        GIL (and the event loop) for one 10,000-command ``json.dumps``."""
+        head = record.head if isinstance(record, _Listing) else record
+        head["t"] = now
+        if self._redact:
+            head = _scrub(head, self._redact)
+        text = json.dumps(head, separators=(",", ":"), default=str)
+        if not isinstance(record, _Listing):
+            return text + "\n"
+        tokens = self._redact
+        items = ",".join(
+            json.dumps(_scrub(item, tokens) if tokens else item, separators=(",", ":"), default=str)
+            for item in record.items()
+        )
+        return f"{text[:-1]},{json.dumps(record.key)}:[{items}]}}\n"
 
     def _file_for(self, day: date) -> TextIO:
         if self._file is None or self._file_day != day:
@@ -368,6 +378,15 @@ class Journal:
             self._file = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
             self._file_day = day
         return self._file
+
+
+@dataclass
+class _Listing:
+    """A record with one long list (``key``: ``items()``), encoded a piece at a time."""
+
+    head: dict[str, Any]
+    key: str
+    items: Callable[[], Iterable[dict[str, Any]]]
 
 
 def _make_private_dirs(directory: Path) -> None:

@@ -11,8 +11,11 @@ Each phase runs in its own child process against the same server child, so peak 
   separately for starting the dispatch, while responses stream in, and the 2 s after it ended;
 - **app idle**: the same app, same editor text, started and stopped without dispatching (RSS baseline).
 
-Printed: app time / bare time (target <= 1.10x), the longest event-loop stall during the stream
-(target < 50 ms), and peak RSS of each phase for ``--count`` results of ``--size`` bytes each.
+Printed: app time / bare time (target <= 1.10x), the longest event-loop stall while starting the
+dispatch (key press to first result: parsing, validation, journal start record, rows; target
+< 50 ms) and while responses stream in (target < 50 ms), and peak RSS of each phase for ``--count``
+results of ``--size`` bytes each. The journal is written by its own thread (``Journal(background=
+True)``); the stalls show what is left on the loop.
 """
 
 from __future__ import annotations
@@ -198,9 +201,11 @@ def main() -> int:
     print(f"  bare client        {bare_s:8.2f} s   {args.count / bare_s:7.0f} responses/s   CPU {bare_cpu:.2f} s")
     print(f"  app (headless)     {app_s:8.2f} s   {args.count / app_s:7.0f} responses/s   CPU {app_cpu:.2f} s")
     print(f"  app / bare         {ratio:8.3f}x   median of per-round ratios (target <= 1.10x) {'OK' if ratio <= 1.10 else 'MISSED'}")
-    print(f"  longest loop stall {stall:8.1f} ms  (target < 50 ms) {'OK' if stall < 50 else 'MISSED'}; p99 {p99:.1f} ms")
-    print(f"  stall starting the dispatch (parse, journal, {args.count} rows) {start_stall:.1f} ms; "
-          f"longest in the 2 s after it ended {after_stall:.1f} ms")
+    print(f"  start-up stall     {start_stall:8.1f} ms  (key press to first result: parse, check, journal, "
+          f"{args.count} rows; target < 50 ms) {'OK' if start_stall < 50 else 'MISSED'}")
+    print(f"  streaming stall    {stall:8.1f} ms  (longest while responses arrive; target < 50 ms) "
+          f"{'OK' if stall < 50 else 'MISSED'}; p99 {p99:.1f} ms")
+    print(f"  longest stall in the 2 s after it ended {after_stall:.1f} ms")
     print(f"  peak RSS: bare client {statistics.median(r['rss_mib'] for r in bare):.1f} MiB, "
           f"app idle {idle['rss_mib']:.1f} MiB, app after {args.count} x {args.size} B results "
           f"{statistics.median(r['rss_mib'] for r in app):.1f} MiB")
