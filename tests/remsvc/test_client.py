@@ -308,3 +308,13 @@ async def test_a_long_quiet_command_on_a_live_server_is_not_a_false_alarm(remsvc
                            probe_after_s=0.3, probe_timeout_s=1.0)
     assert events[-1].status is StreamStatus.COMPLETED
     assert results_of(events)[1].out == "done\n"
+
+
+def test_the_stream_module_does_not_import_the_client():
+    """client.py builds streams; stream.py only needs what its StreamHost protocol names."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(stream_module))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "client" not in imported and not any(m and m.endswith(".client") for m in imported)

@@ -175,3 +175,35 @@ def test_services_do_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_what_cannot_be_sent_is_refused_before_anything_is_journaled_or_sent(tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    target = Target("t", "127.0.0.1", 9)
+    cases = [
+        ([Command("true"), Command("echo a\x00b")], target, "command 2: the command contains a NUL byte"),
+        ([Command("echo \udcff")], target, "command 1: the command is not valid UTF-8"),
+        ([Command("true", cmdusr="r\udcc3oot")], target, "command 1: its user is not valid UTF-8"),
+        ([Command("true", src="ops\x00")], target, "command 1: its src contains a NUL byte"),
+        ([Command("true")], Target("tok", "127.0.0.1", 9, bearer_token="abc\ndef"), "contains a newline"),
+    ]
+    for commands, where, message in cases:
+        with pytest.raises(DispatchInputError, match=message):
+            service.start([where], commands, DispatchOptions())
+    assert not list((tmp_path / "journal").glob("*.jsonl")) and service.active == []
+
+
+async def test_cancel_all_names_the_reason_in_every_stream_and_the_finish_record(remsvc_server, tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    run = service.start([remsvc_server.target("t")], [Command("echo a"), Command("sleep 30")], DispatchOptions())
+    assert service.active == [run]
+    async for event in run:
+        if isinstance(event, CommandResult):
+            assert service.cancel_all("SIGTERM received (terminated)") == 1
+        if isinstance(event, StreamFinished):
+            assert event.error.endswith("SIGTERM received (terminated)")
+    assert await service.wait_idle(1.0) and service.active == []
+    assert run.outcome.state == "CANCELLED" and "SIGTERM" in run.outcome.error
+    (record,) = Journal(tmp_path / "journal").read_dispatches()
+    assert record.state == "CANCELLED" and record.reason == "SIGTERM received (terminated)"
+    assert record.missing_tids("t") == [2]
