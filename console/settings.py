@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 APP_DIR = "remsvc-console"
 ENV_PREFIX = "REMSVC_CONSOLE_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -175,6 +173,8 @@ ENV_KEYS = {ENV_PREFIX + key.upper(): key for key in KNOWN_KEYS}
 
 
 def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    import yaml  # only when a settings file is read: `--help` stays quick
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

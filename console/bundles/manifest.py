@@ -25,6 +25,7 @@ from .model import Status, ValidationWarning
 SCHEMA_RESOURCE = "bundle_metadata.schema.json"
 NODE_BUDGET = 1_000_000
 DEPTH_LIMIT = 64
+NESTING_LIMIT = 400
 MESSAGE_LIMIT = 240
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -82,9 +83,11 @@ def parse_manifest(raw: bytes) -> Manifest:
     try:
         data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader when built)
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):
+            raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
         raise ManifestError(Status.METADATA_UNDECODABLE, f"manifest is not valid YAML: {_one_line(exc)}") from None
     except RecursionError:
-        raise ManifestError(Status.METADATA_UNDECODABLE, "manifest YAML is nested too deeply to load") from None
+        raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
     except (ValueError, TypeError, OverflowError) as exc:
         raise ManifestError(
             Status.METADATA_UNDECODABLE, f"manifest YAML holds a value that cannot be loaded: {_one_line(exc)}"
@@ -93,6 +96,8 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_NOT_MAPPING, f"manifest is a YAML {_yaml_kind(data)}, not a mapping"
         )
+    if _deeper_than(data, NESTING_LIMIT) and _nested_deeper_than(text, NESTING_LIMIT):
+        raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP)
     manifest = Manifest(
         data=data,
         text=text,
@@ -110,6 +115,43 @@ def parse_manifest(raw: bytes) -> Manifest:
         except RecursionError:
             manifest.warnings = [ValidationWarning("$", "manifest is nested too deeply to validate"), *key_warnings]
     return manifest
+
+
+_TOO_DEEP = (
+    f"manifest YAML nests collections more than {NESTING_LIMIT} levels deep; Airflow's pure-Python YAML "
+    "loader fails on such nesting (RecursionError at about 490 levels)"
+)
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether the loaded value nests more than ``limit`` collections (or is too large to tell)."""
+    budget = _Budget(NODE_BUDGET)
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list, tuple, set)):
+            if depth > limit or not budget.spend(len(node)):
+                return True
+            children = [*node, *node.values()] if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether the YAML text itself nests more than ``limit`` collections (aliases add no nesting).
+
+    The limit is ours, not the YAML build's: libyaml stops at 1,000 levels where it has a limit at all,
+    and Airflow's pure-Python ``yaml.safe_load`` recurses once per level until Python's recursion limit.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > limit:
+                return True
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return False
 
 
 def validate(data: Any) -> list[ValidationWarning]:

@@ -16,16 +16,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..bundles.demo import make_demo_bundles
 from ..bundles.model import BundleDetail, BundleReport, ScanProgress, ScanResult, Status
-from ..bundles.packer import PackError, load_manifest_file, pack
 from ..bundles.resolve import SELECTED, Resolution, dag_index, resolve_dag
 from ..bundles.roots import RootSpec
-from ..bundles.service import BundleService
-from ..bundles.watch import ScanDiff
 from ..safetext import decode_lenient, inert
+
+if TYPE_CHECKING:  # the scanner, packer and demo load YAML and jsonschema: imported where used
+    from ..bundles.service import BundleService
+    from ..bundles.watch import ScanDiff
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    from ..bundles.demo import make_demo_bundles
+    from ..bundles.service import BundleService
+
     if args.interval <= 0:
         return _usage("--interval must be positive")
     if args.watch and args.json:
@@ -285,6 +288,8 @@ def _print_diff(diff: ScanDiff) -> None:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    from ..bundles.service import BundleService
+
     if len(args.operands) != 2:
         return _usage("usage: bundles inspect PATH")
     if args.dag is not None or args.all or args.watch or args.demo:
@@ -380,6 +385,8 @@ def _print_detail(detail: BundleDetail) -> None:
 
 
 def _run_pack(args: argparse.Namespace) -> int:
+    from ..bundles.packer import PackError, load_manifest_file, pack
+
     if len(args.operands) != 2:
         return _usage("usage: bundles pack EXECUTABLE --manifest FILE -o OUT [--source FILE]")
     if args.manifest is None or args.output is None:

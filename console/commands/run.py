@@ -52,13 +52,13 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def positive_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all targets at once) or more, got {text!r}")
     return value
 
 
@@ -78,7 +78,8 @@ def register(subparsers) -> None:
     parser.add_argument("--src", default=None, metavar="S", help="source label logged by the server (default remsvc-console@HOST)")
     parser.add_argument("--timeout", type=positive_seconds, default=3600.0, metavar="SECONDS",
                         help="deadline for the whole stream, above 0 (default 3600)")
-    parser.add_argument("--concurrency", type=positive_int, default=16, metavar="N", help="targets dispatched at once, at least 1 (default 16)")
+    parser.add_argument("--concurrency", type=non_negative_int, default=0, metavar="N",
+                        help="targets dispatched at once (default 0: all, up to a cap from the open-files limit)")
     parser.add_argument("--json", action="store_true", help="print the Airflow operator's XCom result shape")
     parser.add_argument("--no-journal", action="store_true", help="do not record this dispatch in the journal")
     parser.set_defaults(func=main)

@@ -18,8 +18,6 @@ import signal
 import sys
 import threading
 
-from ..settings import SettingsError, describe_sources, load_settings
-
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECTION = 3
@@ -32,6 +30,8 @@ EXIT_GRACE_S = 5.0
 
 
 def epilog() -> str:
+    from ..settings import describe_sources
+
     return (
         "Start with `remsvc-console --demo` to try the console against a local demo server.\n\n"
         + describe_sources()
@@ -61,6 +61,8 @@ def _fail(message: str, status: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..settings import SettingsError, load_settings
+
     try:
         settings = load_settings(
             args.config,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,6 +25,7 @@ from console.airflow.connections import (
     resolve_target,
 )
 from console.remsvc.model import DEFAULT_PORT, Target
+from tests.helpers.privileges import python_command
 
 TOKEN = "s3cr3t-Token-9f2a"
 REPO = Path(__file__).resolve().parents[2]
@@ -276,26 +275,20 @@ def test_ca_cert_path_checks(tmp_path):
     assert codes(without_tls) == ["ca_cert_without_tls"]
 
 
-def test_ca_cert_path_unreadable():
-    """Root reads every file, so as root the check runs in a child process as user ``nobody``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)
-        pem = Path(tmp) / "ca.pem"
-        pem.write_text("x")
-        pem.chmod(0)
-        env = {"AIRFLOW_CONN_X": f"remsvc://h?use_ssl=true&ca_cert_path={quote(str(pem), safe='')}"}
-        script = (
-            "import json, sys; from console.airflow.connections import resolve_connection as r; "
-            "print(json.dumps([w.message for w in r('x', env=json.loads(sys.argv[1])).warnings]))"
-        )
-        python, as_nobody = sys.executable, {}
-        if os.geteuid() == 0:
-            # The virtualenv's interpreter may live under root's home; the system one is reachable.
-            python, as_nobody = "/usr/bin/python3", {"user": 65534, "group": 65534, "extra_groups": []}
-        proc = subprocess.run([python, "-c", script, json.dumps(env)], capture_output=True, text=True,
-                              cwd=tmp, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": os.defpath}, **as_nobody)
-        assert proc.returncode == 0, proc.stderr
-        assert any("is not readable by this user" in m for m in json.loads(proc.stdout))
+def test_ca_cert_path_unreadable(tmp_path: Path):
+    """A PEM file the user cannot read is flagged; as root the check runs without DAC override."""
+    pem = tmp_path / "ca.pem"
+    pem.write_text("x")
+    pem.chmod(0)
+    env = {"AIRFLOW_CONN_X": f"remsvc://h?use_ssl=true&ca_cert_path={quote(str(pem), safe='')}"}
+    script = (
+        "import json, sys; from console.airflow.connections import resolve_connection as r; "
+        "print(json.dumps([w.message for w in r('x', env=json.loads(sys.argv[1])).warnings]))"
+    )
+    proc = subprocess.run(python_command(script, json.dumps(env)), capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    assert any("is not readable by this user" in m for m in json.loads(proc.stdout))
 
 
 def test_plus_in_token_is_a_space_in_a_query_and_is_flagged():
