@@ -33,10 +33,12 @@ from .model import (
 from .wire import METHOD_STREAM, Undecodable, deserialize_result, encode_command, to_result
 
 RETRY_DELAY_S = 0.5
-# Commands written ahead of the last answer. The server runs them one at a time, so this keeps it
-# busy while our writer is mostly idle when the server ends the stream, which is when a racing
-# write would make gRPC lose the server's status.
-WRITE_AHEAD = 32
+# How far the writer runs ahead of the answers: up to this many commands and this many bytes. The
+# server runs commands one at a time, so this keeps it busy, while writes are not left waiting on
+# HTTP/2 flow control when the server ends the stream early: such a racing write is what makes gRPC
+# lose the server's status.
+WRITE_AHEAD = 1024
+WRITE_AHEAD_BYTES = 64 * 1024
 PROBE_AFTER_S = 5.0
 PROBE_TIMEOUT_S = 5.0
 MAX_VIOLATIONS_EMITTED = 1000
@@ -312,15 +314,25 @@ class StreamCall:
         cause = "the server ended the stream early (its status was lost: a command was still being sent)"
         return StreamStatus.ERROR, "INTERNAL", describe(self.target, cause)
 
+    def _may_write(self, tid: int, size: int, written: list[int]) -> bool:
+        """Whether command ``tid`` (``size`` bytes) fits in the write-ahead window; one always does."""
+        answered = min(len(self._answered), tid - 1)
+        ahead = tid - 1 - answered
+        in_flight = written[-1] - written[answered]
+        return ahead == 0 or (ahead < WRITE_AHEAD and in_flight + size <= WRITE_AHEAD_BYTES)
+
     async def _write_all(self, call, attempt: _Attempt, emit) -> None:
         target_name = self.target.name
         tid = 0
+        written = [0]  # bytes written up to and including tid i
         try:
             for tid, command in enumerate(self.commands, start=1):
-                while tid > len(self._answered) + WRITE_AHEAD:
+                message = encode_command(command, tid)
+                while not self._may_write(tid, len(message), written):
                     attempt.progress.clear()
                     await attempt.progress.wait()
-                await call.write(encode_command(command, tid))
+                await call.write(message)
+                written.append(written[-1] + len(message))
                 attempt.sent_any = True
                 attempt.sent_perf[tid] = time.perf_counter()
                 emit(CommandSent(target_name, tid, time.time()))
