@@ -101,7 +101,12 @@ class RemSvcClient:
             channel, self._channel = self._channel, None
             await channel.close()
 
+    def _check_token(self) -> None:
+        if self.target.token_problem:
+            raise RemSvcError(self.target, StreamStatus.ERROR, describe(self.target, self.target.token_problem))
+
     async def _unary(self, method: str, request, deserializer, timeout: float | None):
+        self._check_token()
         call = self.channel.unary_unary(
             method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=deserializer
         )
@@ -126,6 +131,7 @@ class RemSvcClient:
 
     async def rem_cmd(self, command: Command, *, timeout: float | None = None, tid: int = 1) -> CommandResult:
         """Run one command with the unary ``RemCmd`` call."""
+        self._check_token()
         start = time.perf_counter()
         call = self.channel.unary_unary(METHOD_REMCMD, request_serializer=None, response_deserializer=deserialize_result)
         try:

@@ -318,3 +318,15 @@ def test_the_stream_module_does_not_import_the_client():
     tree = ast.parse(inspect.getsource(stream_module))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "client" not in imported and not any(m and m.endswith(".client") for m in imported)
+
+
+async def test_a_token_that_cannot_be_a_header_is_a_clear_error_on_every_call(remsvc_server):
+    target = remsvc_server.target("badtok", bearer_token="abc\ndef")
+    async with RemSvcClient(target) as client:
+        for call in (client.ping, client.get_status, lambda: client.rem_cmd(Command("true"))):
+            with pytest.raises(RemSvcError, match="contains a newline") as info:
+                await call()
+            assert "abc" not in str(info.value)
+    events = await collect(target, [Command("true")])
+    assert events[-1].status is StreamStatus.ERROR and "contains a newline" in events[-1].error
+    assert events[-1].sent_any is False
