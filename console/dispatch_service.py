@@ -14,14 +14,14 @@ import json
 import os
 import re
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .journal import Journal
 from .remsvc.client import RemSvcClient
 from .remsvc.errors import RemSvcError, describe
 from .remsvc.fanout import DEFAULT_CONCURRENCY, FanOut
-from .journal import Journal
 from .remsvc.model import (
     Command,
     CommandResult,
@@ -172,7 +172,7 @@ class DispatchRun:
     concurrency: int = DEFAULT_CONCURRENCY
     outcome: DispatchOutcome | None = None
     journal_error: str | None = None
-    on_done: object | None = field(default=None, repr=False)
+    on_done: Callable[[DispatchRun], None] | None = None
     _fan: FanOut | None = field(default=None, repr=False)
     _cancelled: bool = False
     _reason: str | None = None
@@ -254,7 +254,7 @@ class DispatchRun:
                 if write_error is not None and self.journal_error is None:
                     self.journal_error = f"journal write failed, later events not recorded: {write_error}"
             self.outcome = DispatchOutcome(self.dispatch_id, state, error, {o.name: o for o in ordered}, self.journal_error)
-            if callable(self.on_done):
+            if self.on_done is not None:
                 self.on_done(self)
 
 
