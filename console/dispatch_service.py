@@ -392,7 +392,8 @@ class TargetCatalog:
 
     def scan(self) -> tuple[list[KnownTarget], list[str]]:
         """Everything selectable, and one line per connection that could not be read."""
-        from .airflow.connections import ConnectionLookupError, scan_connections
+        from .airflow.conn_model import ConnectionLookupError
+        from .airflow.conn_sources import scan_connections
 
         try:
             scan = scan_connections(env=self.env, connections_file=self.connections_file, conn_types=REMSVC_CONN_TYPES)
@@ -404,11 +405,8 @@ class TargetCatalog:
 
     def resolve(self, patterns: Sequence[str]) -> list[KnownTarget]:
         """Ids and globs in order, without duplicates; raise TargetLookupError naming what failed."""
-        from .airflow.connections import (
-            ConnectionLookupError,
-            ConnectionNotFound,
-            match_connections,
-        )
+        from .airflow.conn_model import ConnectionLookupError, ConnectionNotFound
+        from .airflow.conn_sources import match_connections
 
         chosen: dict[str, KnownTarget] = {}
         for pattern in patterns:

@@ -90,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(str(exc), EXIT_DEMO)
         catalog = TargetCatalog(connections_file=settings.connections_file, extra=extra)
         patterns = list(args.conn) or list(settings.targets) or [t.name for t in extra]
+        from ..airflow.conn_sources import needs_airflow
+
+        if settings.airflow_python:
+            os.environ.setdefault("REMSVC_CONSOLE_AIRFLOW_PYTHON", settings.airflow_python)
+        local = {t.name for t in extra}
+        pending = [p for p in needs_airflow(patterns, connections_file=settings.connections_file) if p not in local]
         try:
-            known = catalog.resolve(patterns)
+            known = catalog.resolve([p for p in patterns if p not in pending])
         except TargetLookupError as exc:
             return _fail(str(exc), EXIT_CONNECTION)
         notices = [f"{k.target.name}: {w}" for k in known for w in k.warnings]
@@ -110,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             targets=[k.target for k in known],
             editor_text=SAMPLE_STREAM if demo is not None else "",
             notices=notices,
+            pending_connections=pending,
             demo=demo is not None,
             bundle_roots=[*args.bundles, *([demo.bundles_dir] if demo is not None and demo.bundles_dir is not None else [])],
             health_api_urls=list(args.api_url),

@@ -227,7 +227,7 @@ def test_missing_root_is_status_2_but_still_reports(tmp_path: Path, run) -> None
 
 def test_roots_from_airflow_configuration(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     write_bundle(tmp_path / "deployed" / "b", {"from_airflow": ["t"]})
-    value = json.dumps([{"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": [str(tmp_path / "deployed")]}}])
+    value = json.dumps({"go": {"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": [str(tmp_path / "deployed")]}}})
     monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", value)
     document = json.loads(run("--json").stdout)
     assert document["roots"][0]["origin"].startswith("AIRFLOW__SDK__COORDINATORS")
