@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"remsvc-console serve: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ServerStartError as exc:
-        print(f"remsvc-console serve: {exc}", file=sys.stderr)
+        from ..safetext import inert
+
+        print(f"remsvc-console serve: {inert(str(exc), keep_newlines=False)}", file=sys.stderr)
         return EXIT_START
 
 
