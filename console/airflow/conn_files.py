@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 SUPPORTED_SUFFIXES = (".env", ".json", ".yaml", ".yml")
 _COMMENT = re.compile(r"\s*#")
@@ -119,6 +118,8 @@ def _load_json(path: Path, text: str) -> dict[str, Any]:
 
 def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
     """Parse YAML and remember the line of each top-level key, rejecting duplicate keys."""
+    import yaml  # only YAML files need it; `conn list` over env vars stays light
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
