@@ -1,1 +1,1 @@
-"""RemSvc wire client, dispatch model, fan-out and the embedded server."""
+"""RemSvc client side: wire model, stream, fan-out and reports (the embedded server is ``console.server``)."""

@@ -14,7 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from console.dispatch_service import ReadOnlyError, probe_status
+from console.dispatch_service import ReadOnlyError, TargetLookupError, probe_status
+from console.safetext import inert
 from console.settings import DEFAULT_THEME
 from console.ui import bindings
 from console.ui.context import ConsoleContext
@@ -69,6 +70,25 @@ class ConsoleApp(App[int]):
             self.notify(notice, severity="warning", markup=False, timeout=10)
         self._start_polling()
         self.dispatch_pane.action_focus_editor()
+        if self.ctx.pending_connections:
+            self._resolve_via_airflow(list(self.ctx.pending_connections))
+
+    @work(group="airflow-connections", exit_on_error=False)
+    async def _resolve_via_airflow(self, names: list[str]) -> None:
+        """Connections only Airflow can answer arrive in the background; the screen stays usable meanwhile."""
+        bar = self.query_one(StatusBar)
+        bar.resolving = f"resolving {', '.join(names)} via Airflow…"
+        try:
+            known = await asyncio.to_thread(self.ctx.catalog.resolve, names)
+        except TargetLookupError as exc:
+            self.notify(inert(str(exc), keep_newlines=False), title="Connection", severity="error", markup=False, timeout=60)
+            return
+        finally:
+            bar.resolving = ""
+        self.dispatch_pane.set_targets([*self.dispatch_pane.targets, *(k.target for k in known)])
+        for k in known:
+            for warning in k.warnings:
+                self.notify(inert(f"{k.target.name}: {warning}", keep_newlines=False), severity="warning", markup=False, timeout=10)
 
     @property
     def dispatch_pane(self) -> DispatchPane:
