@@ -507,3 +507,51 @@ def _apply(rec: dict[str, Any], records: dict[str, DispatchRecord]) -> None:
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= 80 else text[:79] + "…"
+
+
+def record_supervisor_action(
+    directory: Path | str | None,
+    *,
+    server: str,
+    program: str,
+    action: str,
+    result: str,
+    detail: str = "",
+    secrets: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Path:
+    """Append one supervisord action (who, where, what, result) to ``supervisor-YYYY-MM-DD.jsonl``.
+
+    It sits beside the dispatch files with the same privacy (0700 directory, 0600 file) and the same
+    scrubbing of ``secrets``; a file of its own keeps ``read_dispatches`` from meeting a foreign record.
+    """
+    folder = Path(directory).expanduser() if directory is not None else default_directory(env)
+    _make_private_dirs(folder)
+    now = clock()
+    path = folder / f"supervisor-{date.fromtimestamp(now).isoformat()}.jsonl"
+    record = {"k": "supervisor", "t": now, "user": _local_user(), "host": socket.gethostname(), "pid": os.getpid(),
+              "server": server, "program": program, "action": action, "result": result, "detail": detail}
+    line = json.dumps(_scrub(record, {s for s in secrets if s}), separators=(",", ":")) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+    finally:
+        os.close(fd)
+    return path
+
+
+def read_supervisor_actions(directory: Path | str | None, day: date, *, env: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The supervisord actions journaled on ``day``, oldest first; damaged lines are skipped."""
+    folder = Path(directory).expanduser() if directory is not None else default_directory(env)
+    try:
+        data = (folder / f"supervisor-{day.isoformat()}.jsonl").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    out = []
+    for raw in data.splitlines():
+        with contextlib.suppress(ValueError):
+            rec = json.loads(raw)
+            if isinstance(rec, dict) and rec.get("k") == "supervisor":
+                out.append(rec)
+    return out

@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="bundle root for the Bundles pane (repeatable; default: config, then Airflow's [sdk] coordinators)")
     group.add_argument("--api-url", action="append", default=[], metavar="URL",
                        help="Airflow API server base URL for the Health pane (repeatable)")
+    group.add_argument("--supervisor", action="append", default=[], metavar="URL",
+                       help="supervisord for the Health pane: http://[user:pass@]host:port or unix:///path.sock "
+                       "(repeatable; default: health.supervisors in the config file)")
+    group.add_argument("--supervisor-conf", action="append", default=[], metavar="FILE",
+                       help="supervisord config file to read the Health pane's supervisord address and login from")
 
 
 def _fail(message: str, status: int) -> int:
@@ -75,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
             },
         )
     except SettingsError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    from ..health.sources import HealthConfigError, load_health_config, resolve_supervisors
+
+    try:
+        supervisors = resolve_supervisors(args.supervisor, args.supervisor_conf, load_health_config(args.config))
+    except HealthConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
 
     from ..demo import SAMPLE_STREAM, DemoEnvironment, DemoError
@@ -120,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
             demo=demo is not None,
             bundle_roots=[*args.bundles, *([demo.bundles_dir] if demo is not None and demo.bundles_dir is not None else [])],
             health_api_urls=list(args.api_url),
+            health_supervisors=supervisors,
         )
         app = ConsoleApp(ctx)
         import asyncio

@@ -1,8 +1,9 @@
 """Probes of one Airflow API server: /dag-processing/health, /api/v2/monitor/health, /execution/health, version.
 
-One pooled client per base URL (``http_client.LeanHttpClient``, or httpx when the environment routes
-the URL through a proxy) with explicit connect and read timeouts and bodies read with a size cap (a
-misbehaving proxy can answer with megabytes). Status codes are never trusted alone: a 200 with
+One pooled ``httpx.AsyncClient`` per base URL (proxies from the environment, TLS with an optional CA
+bundle) with explicit connect and read timeouts, a deadline for the whole exchange, and bodies
+streamed with a size cap applied after inflating gzip/deflate (a misbehaving proxy can answer with
+megabytes, a small gzip body can inflate to gigabytes). Status codes are never trusted alone: a 200 with
 Airflow's HTML page means the app is not mounted, and a 200 from the monitor endpoint can carry
 unhealthy components.
 """
@@ -15,7 +16,7 @@ import json
 import socket
 import ssl
 import time
-import urllib.request
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 
 from ..safetext import first_line, inert
-from .http_client import BodyTooLarge, LeanHttpClient, Reply, within
+from .deadline import within
 from .probes import Probe
 from .results import ComponentHealth, ProbeKey, ProbeResult, Reason, State
 
@@ -41,7 +42,46 @@ PATHS = {
 }
 
 TokenGetter = Callable[[], "str | None"]
-_HEADERS = (("Accept", "application/json"), ("User-Agent", "remsvc-console-health"))
+_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "remsvc-console-health"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A complete, size-capped response; header names are lower-case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    latency_s: float
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, announced: int | None):
+        super().__init__(f"body larger than the cap ({announced or 'unannounced'})")
+        self.announced = announced
+
+
+class _Decoder:
+    """gzip/deflate bodies inflated with the cap applied to the *inflated* size (no zip bombs)."""
+
+    def __init__(self, encoding: str):
+        self.identity = encoding in ("", "identity")
+        if self.identity:
+            self._z = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._z = zlib.decompressobj()
+        else:
+            raise httpx.DecodingError(f"unsupported Content-Encoding {encoding!r}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        if self.identity:
+            return data
+        try:
+            return self._z.decompress(data, room + 1)
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"corrupt compressed body: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -65,8 +105,12 @@ def normalize_base_url(url: str) -> str:
         raise ValueError("empty API URL")
     if "://" not in text:
         text = "http://" + text
-    parsed = httpx.URL(text)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    try:
+        parsed = httpx.URL(text)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or any(
+            c.isspace() for c in text):
         raise ValueError(f"not an http(s) URL: {inert(url, keep_newlines=False)}")
     return text.rstrip("/")
 
@@ -186,6 +230,8 @@ def interpret_monitor(
 
 
 def _component_words(c: ComponentHealth) -> str:
+    if c.stopped:
+        return f"{c.name} {c.status}: its job is no longer running (stopped; last heartbeat {_seconds(c.heartbeat_age_s)} ago)"
     if c.heartbeat_age_s is None:
         return f"{c.name} {c.status} (no heartbeat)" if c.name != "metadatabase" else f"{c.name} {c.status}"
     limit = f", threshold {_seconds(c.threshold_s)}" if c.threshold_s is not None else ""
@@ -219,15 +265,6 @@ def interpret_version(key: ProbeKey, doc: Any, *, at: float, latency_s: float, h
                        version=version, git_version=git)
 
 
-def _proxy_applies(url: str) -> bool:
-    """True when the environment routes this URL through a proxy: then httpx's own transport is used."""
-    parsed = httpx.URL(url)
-    proxies = urllib.request.getproxies()
-    if not (proxies.get(parsed.scheme) or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass(parsed.host)
-
-
 @functools.lru_cache(maxsize=16)
 def tls_context(ca_cert: str | None) -> ssl.SSLContext:
     """One verifying context per CA file, shared by every endpoint: loading a CA bundle costs milliseconds."""
@@ -257,28 +294,24 @@ class AirflowEndpoint:
         self.thresholds = dict(thresholds or {})
         self._token = token
         self._clock = clock
-        self._client: LeanHttpClient | httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None
 
     def probes(self, names: tuple[str, ...] = tuple(PATHS)) -> list[HttpProbe]:
         return [HttpProbe(self, name) for name in names]
 
-    def _make_client(self) -> LeanHttpClient | httpx.AsyncClient:
+    def _make_client(self) -> httpx.AsyncClient:
         s = self.settings
-        verify = tls_context(s.ca_cert)
-        if not _proxy_applies(self.base_url):
-            return LeanHttpClient(self.base_url, verify=verify, connect_timeout=s.connect_timeout,
-                                  read_timeout=s.read_timeout, headers=_HEADERS)
         return httpx.AsyncClient(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-            verify=verify,
+            verify=tls_context(s.ca_cert),
             follow_redirects=False,
-            headers=dict(_HEADERS),
+            headers=_HEADERS,
         )
 
     @property
-    def client(self) -> LeanHttpClient | httpx.AsyncClient:
-        """The pooled client: the lean one, or httpx when the environment routes this URL via a proxy."""
+    def client(self) -> httpx.AsyncClient:
+        """The endpoint's pooled client, made on first use (proxies come from the environment)."""
         if self._client is None:
             self._client = self._make_client()
         return self._client
@@ -293,23 +326,32 @@ class AirflowEndpoint:
         return text.replace(token, "***") if token and len(token) >= 4 else text
 
     async def _read(self, path: str) -> Reply:
-        cap = self.settings.body_cap
+        """GET with the whole exchange bounded by connect + read timeout: a trickling server cannot hold a poll."""
         token = self._token() if self._token else None
-        auth = (("Authorization", f"Bearer {token}"),) if token else ()
-        client = self.client
-        if isinstance(client, LeanHttpClient):
-            return await client.get(path, cap=cap, headers=auth)
-        return await within(self.settings.deadline, self._read_httpx(client, path, cap, auth))
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return await within(self.settings.deadline, self._get(self.base_url + path, headers))
 
-    async def _read_httpx(self, client: httpx.AsyncClient, path: str, cap: int, auth) -> Reply:
+    async def _get(self, url: str, headers: Mapping[str, str] | None) -> Reply:
+        try:
+            return await self._stream(url, headers)
+        except httpx.RemoteProtocolError as exc:
+            # A pooled connection the server closed while idle: nothing of the response came back,
+            # so one retry on a fresh connection is safe for a GET.
+            if "without sending a response" not in str(exc):
+                raise
+        return await self._stream(url, headers)
+
+    async def _stream(self, url: str, headers: Mapping[str, str] | None) -> Reply:
+        cap = self.settings.body_cap
         start = time.perf_counter()
-        async with client.stream("GET", self.base_url + path, headers=dict(auth)) as response:
-            announced = response.headers.get("content-length")
-            if announced is not None and announced.isdigit() and int(announced) > cap:
+        async with self.client.stream("GET", url, headers=headers) as response:
+            decoder = _Decoder(response.headers.get("content-encoding", "").strip().lower())
+            announced = response.headers.get("content-length", "")
+            if decoder.identity and announced.isdigit() and int(announced) > cap:
                 raise BodyTooLarge(int(announced))
             body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
+            async for chunk in response.aiter_raw():
+                body += decoder.feed(chunk, cap - len(body))
                 if len(body) > cap:
                     raise BodyTooLarge(None)
             headers = {name.lower(): value for name, value in response.headers.items()}

@@ -1,14 +1,15 @@
-"""Poll endpoints on their own schedules: interval, backoff while down, jitter, never two rounds at once.
+"""Poll endpoints on their own schedules: interval, backoff while down (at most two intervals, so a
+recovery shows within two), jitter, never two rounds at once.
 
-Probes are grouped by endpoint (an API server's base URL, or a RemSvc connection): each endpoint has
-one task that polls all of its probes together in a *round*, under a lock, then sleeps. So "poll now"
+Probes are grouped by endpoint (an API server's base URL, a supervisord, or a RemSvc connection): each
+endpoint has one task that polls all of its probes together in a *round*, under a lock, then sleeps. So "poll now"
 during a slow round queues exactly one more round instead of stacking requests on a struggling
 server, an endpoint whose every probe is down backs off as a whole, and one wake-up serves all of an
 endpoint's probes. Wake-ups, not requests, dominate the CPU cost of watching many endpoints, so
 wake times are also rounded up to a ``tick`` grid (100 ms): endpoints due within one tick share a
 wake-up, while jitter still spreads them over the interval.
-Probes that are not ``periodic`` (the server version) are re-read only after the endpoint recovers
-from being down, or on demand. Consumers get typed ``ProbeUpdated`` events through a callback or
+Probes that are not ``periodic`` (the server version) are re-read while any probe of the endpoint is
+down, after it recovers, or on demand. Consumers get typed ``ProbeUpdated`` events through a callback or
 ``events()`` (an async iterator) and can read snapshots and the transitions log at any time.
 """
 
@@ -28,7 +29,7 @@ from .results import ProbeKey, ProbeResult, Reason, State
 from .transitions import DEFAULT_LOG_SIZE, Transition, TransitionLog
 
 DEFAULT_INTERVAL = 5.0
-DEFAULT_MAX_BACKOFF = 60.0
+BACKOFF_INTERVALS = 2.0  # while down, wait at most this many intervals: recovery shows within two
 DEFAULT_JITTER = 0.1
 DEFAULT_TICK = 0.1
 _EVENT_QUEUE = 1000
@@ -43,11 +44,17 @@ class ProbeUpdated:
 
 
 def next_delay(interval: float, failures: int, *, max_backoff: float, jitter: float, rng: random.Random) -> float:
-    """Seconds until the next round: the interval, doubled per failed round up to ``max_backoff``, ± jitter."""
+    """Seconds until the next round: the interval, doubled per failed round up to ``max_backoff``, ± jitter.
+
+    Jitter never takes a delay past ``max_backoff`` (so a recovery is seen within it).
+    """
     base = interval
+    cap = max(max_backoff, interval)
     if failures > 1:
-        base = min(interval * 2 ** min(failures - 1, 30), max(max_backoff, interval))
-    return base * (1.0 + rng.uniform(-jitter, jitter)) if jitter else base
+        base = min(interval * 2 ** min(failures - 1, 30), cap)
+    if not jitter:
+        return base
+    return min(base * (1.0 + rng.uniform(-jitter, jitter)), max(cap, interval * (1.0 + jitter)))
 
 
 @dataclass(eq=False)
@@ -59,7 +66,7 @@ class _Member:
 
 @dataclass(eq=False)
 class _Group:
-    name: tuple[bool, str]
+    name: tuple[int, str]
     members: list[_Member] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -69,8 +76,8 @@ class _Group:
     next_delay: float | None = None
 
 
-def _group_name(key: ProbeKey) -> tuple[bool, str]:
-    return key.is_remsvc, key.endpoint
+def _group_name(key: ProbeKey) -> tuple[int, str]:
+    return key.kind, key.endpoint
 
 
 class HealthPoller:
@@ -81,7 +88,7 @@ class HealthPoller:
         probes: Iterable[Probe] = (),
         *,
         interval: float = DEFAULT_INTERVAL,
-        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        max_backoff: float | None = None,
         jitter: float = DEFAULT_JITTER,
         tick: float = DEFAULT_TICK,
         history_size: int = DEFAULT_WINDOW,
@@ -95,13 +102,13 @@ class HealthPoller:
         if not 0 <= jitter < 1:
             raise ValueError("jitter must be in [0, 1)")
         self.interval = interval
-        self.max_backoff = max_backoff
+        self.max_backoff = interval * BACKOFF_INTERVALS if max_backoff is None else max_backoff
         self.jitter = jitter
         self.tick = tick
         self.history_size = history_size
         self.on_event = on_event
         self._rng = rng or random.Random()
-        self._groups: dict[tuple[bool, str], _Group] = {}
+        self._groups: dict[tuple[int, str], _Group] = {}
         self._members: dict[ProbeKey, tuple[_Group, _Member]] = {}
         self._log = TransitionLog(log_size)
         self._subscribers: set[asyncio.Queue] = set()
@@ -284,7 +291,9 @@ class HealthPoller:
                 elif previous is not None and previous.state is State.DOWN and result.state is not State.DOWN:
                     recovered = True
                 updates.append(ProbeUpdated(member.history.snapshot(delay), tuple(self._log.observe(result))))
-            if recovered:
+            # While any probe of the endpoint is down, facts read once (the version) are re-read
+            # every round too, so they are not shown as up from before the outage.
+            if recovered or any(r.state is State.DOWN for r in results):
                 for member in group.members:
                     if not member.probe.periodic:
                         member.due = True

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..safetext import inert
 from .history import ProbeSnapshot
-from .results import HTTP_PROBES, ComponentHealth, State
+from .results import HTTP_PROBES, ComponentHealth, ProgramStatus, State
 from .transitions import Transition
 
 EXIT_UP = 0
@@ -72,17 +72,53 @@ def _remsvc_json(s: ProbeSnapshot) -> dict:
     }
 
 
+def _program_json(p: ProgramStatus) -> dict:
+    return {
+        "name": p.name,
+        "group": p.group,
+        "state": p.statename,
+        "health": p.state.value,
+        "why": p.why,
+        "pid": p.pid or None,
+        "uptime_s": p.uptime_s,
+        "exitstatus": p.exitstatus,
+        "spawnerr": p.spawnerr,
+        "description": p.description,
+        "autostart": p.autostart,
+        "airflow_component": p.component,
+    }
+
+
+def _supervisor_json(s: ProbeSnapshot) -> dict:
+    r = s.result
+    return {
+        "url": s.key.endpoint,
+        "state": r.state.value,
+        "reason": r.reason.value,
+        "latency_ms": _ms(r.latency_s),
+        "detail": r.detail,
+        "programs": [_program_json(p) for p in r.programs],
+    }
+
+
 def to_json(snapshots: Sequence[ProbeSnapshot]) -> dict:
-    """``{"endpoints": [{"url", "probes": {...}}], "remsvc": [...]}``; states are up/degraded/down/absent."""
+    """``{"endpoints": [{"url", "probes"}], "supervisors": [{"url", "programs"}], "remsvc": [...]}``.
+
+    Probe states are up/degraded/down/absent; a program's ``state`` is supervisord's own state name
+    and its ``health`` the console's state for it.
+    """
     endpoints: dict[str, dict] = {}
+    supervisors = []
     remsvc = []
     for s in snapshots:
         if s.key.is_remsvc:
             remsvc.append(_remsvc_json(s))
+        elif s.key.is_supervisor:
+            supervisors.append(_supervisor_json(s))
         else:
             endpoints.setdefault(s.key.endpoint, {"url": s.key.endpoint, "probes": {}})["probes"][s.key.probe] = (
                 _probe_json(s))
-    return {"endpoints": list(endpoints.values()), "remsvc": remsvc}
+    return {"endpoints": list(endpoints.values()), "supervisors": supervisors, "remsvc": remsvc}
 
 
 def exit_status(snapshots: Sequence[ProbeSnapshot], *, allow_absent: bool = False) -> int:
@@ -143,7 +179,7 @@ def render_table(
     first: dict[str, int] = {}
     for i, s in enumerate(snapshots):
         first.setdefault(s.key.endpoint, i)
-    for s in sorted(snapshots, key=lambda s: (s.key.is_remsvc, first[s.key.endpoint], order.get(s.key.probe, 9))):
+    for s in sorted(snapshots, key=lambda s: (s.key.kind, first[s.key.endpoint], order.get(s.key.probe, 9))):
         group = "RemSvc servers" if s.key.is_remsvc else s.key.endpoint
         if group != current:
             current = group
@@ -158,6 +194,9 @@ def render_table(
         if s.state is State.UP and s.last_error is not None:
             ago = format_duration(now - s.last_error.at)
             lines.append(_fit(f"{'':16} last error {ago} ago: {s.last_error.detail}", width))
+        for p in s.result.programs:
+            pid = f"pid {p.pid}" if p.pid else ""
+            lines.append(_fit(f"{'':2}{p.name:<14} {p.statename:<8} {pid:<10} {p.why or p.description}", width))
         if s.key.probe == "monitor" and s.result.components:
             lines.append(_fit(f"{'':16} " + " · ".join(_component_cell(c) for c in s.result.components), width))
     if transitions:

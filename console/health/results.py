@@ -46,6 +46,7 @@ class Reason(str, enum.Enum):
 
 HTTP_PROBES = ("dag_processing", "monitor", "execution", "version")
 REMSVC_PROBE = "remsvc"
+SUPERVISOR_PROBE = "supervisor"
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +59,15 @@ class ProbeKey:
     @property
     def is_remsvc(self) -> bool:
         return self.probe == REMSVC_PROBE
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.probe == SUPERVISOR_PROBE
+
+    @property
+    def kind(self) -> int:
+        """Sort order of endpoint kinds on screen: API servers, supervisord instances, RemSvc servers."""
+        return 2 if self.is_remsvc else 1 if self.is_supervisor else 0
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.probe}"
@@ -80,6 +90,16 @@ class ComponentHealth:
         return State.UP if self.status == "healthy" else State.DOWN
 
     @property
+    def stopped(self) -> bool:
+        """Unhealthy with a fresh heartbeat: Airflow ended the job (a clean stop), it did not go quiet."""
+        return (
+            self.status not in (None, "healthy")
+            and self.heartbeat_age_s is not None
+            and self.threshold_s is not None
+            and self.heartbeat_age_s <= self.threshold_s
+        )
+
+    @property
     def stale(self) -> bool:
         """Heartbeat older than the threshold the console was given (Airflow's own may differ)."""
         return (
@@ -87,6 +107,29 @@ class ComponentHealth:
             and self.threshold_s is not None
             and self.heartbeat_age_s > self.threshold_s
         )
+
+
+@dataclass(frozen=True)
+class ProgramStatus:
+    """One supervisord program as ``getAllProcessInfo`` and ``getAllConfigInfo`` describe it.
+
+    ``state`` maps supervisord's state name to the console's four states; ``why`` says in words why
+    a program that is not running counts as down or absent (e.g. ``autostart=false``).
+    """
+
+    name: str  # group:name, or name when the group holds only that program
+    group: str
+    statename: str
+    state: State
+    why: str
+    pid: int = 0
+    uptime_s: float | None = None
+    exitstatus: int = 0
+    spawnerr: str = ""
+    description: str = ""
+    autostart: bool | None = None
+    command: str = ""
+    component: str | None = None  # the Airflow component the command runs, if any
 
 
 @dataclass(frozen=True)
@@ -106,6 +149,7 @@ class ProbeResult:
     api_version: str | None = None
     uptime_s: float | None = None
     commands: int | None = None
+    programs: tuple[ProgramStatus, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ..airflow.config import airflow_config_path, get_option
+from .supervisor_address import SupervisorAddress, SupervisorAddressError, parse_supervisor_url, read_supervisord_conf
 from ..remsvc.model import Target
 from ..settings import default_config_path
 from .http_probes import DEFAULT_THRESHOLD_S, normalize_base_url
@@ -47,6 +48,7 @@ class HealthConfig:
 
     api_urls: tuple[str, ...] = ()
     conns: tuple[str, ...] = ()
+    supervisors: tuple[str, ...] = ()
     token_file: Path | None = None
     ca_cert: Path | None = None
     interval: float | None = None
@@ -54,7 +56,7 @@ class HealthConfig:
     path: Path | None = None
 
 
-_LIST_KEYS = ("api_urls", "conns")
+_LIST_KEYS = ("api_urls", "conns", "supervisors")
 _PATH_KEYS = ("token_file", "ca_cert")
 _NUMBER_KEYS = ("interval", "heartbeat_threshold")
 _KNOWN = _LIST_KEYS + _PATH_KEYS + _NUMBER_KEYS
@@ -156,6 +158,36 @@ def resolve_api_urls(
             raise HealthConfigError(f"{item.source}: {exc}") from None
         seen.setdefault(url, ApiUrl(url, item.source))
     return list(seen.values())
+
+
+def resolve_supervisors(
+    cli_urls: Sequence[str] = (), cli_confs: Sequence[str] = (), config: HealthConfig | None = None
+) -> list[SupervisorAddress]:
+    """supervisord instances to watch: the command line's (URLs and config files), else the config file's.
+
+    An entry of ``health: supervisors:`` is a URL (``http://user:pass@host:9001``, ``unix:///path``) or
+    the path of a supervisord config file. Duplicates (same address) are dropped, first one wins.
+    """
+    config = config or HealthConfig()
+    found: list[SupervisorAddress] = []
+    try:
+        if cli_urls or cli_confs:
+            found += [parse_supervisor_url(u, source="--supervisor") for u in cli_urls]
+            for conf in cli_confs:
+                found += read_supervisord_conf(conf)
+        else:
+            where = f"config {config.path}: {CONFIG_SECTION}.supervisors"
+            for entry in config.supervisors:
+                if "://" not in entry and Path(os.path.expandvars(entry)).expanduser().is_file():
+                    found += read_supervisord_conf(Path(os.path.expandvars(entry)).expanduser())
+                else:
+                    found.append(parse_supervisor_url(entry, source=where))
+    except SupervisorAddressError as exc:
+        raise HealthConfigError(str(exc)) from None
+    unique: dict[str, SupervisorAddress] = {}
+    for address in found:
+        unique.setdefault(address.display, address)
+    return list(unique.values())
 
 
 def heartbeat_thresholds(override: float | None = None, *, env: Mapping[str, str] | None = None) -> dict[str, float]:

@@ -11,7 +11,7 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 
-from .results import ComponentHealth, ProbeKey, ProbeResult, State
+from .results import ComponentHealth, ProbeKey, ProbeResult, ProgramStatus, State
 
 DEFAULT_LOG_SIZE = 500
 
@@ -22,6 +22,7 @@ class TransitionKind(str, enum.Enum):
     HEARTBEAT = "heartbeat"  # a component's heartbeat crossed its threshold, or came back under it
     VERSION = "version"  # Airflow version or execution API version
     RESTART = "restart"  # a RemSvc server's uptime went backwards
+    PROGRAM = "program"  # a supervisord program's state name (RUNNING → BACKOFF, ...)
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,14 @@ class _Known:
     version: str | None = None
     api_version: str | None = None
     uptime_s: float | None = None
+    programs: dict[str, ProgramStatus] | None = None
 
 
 def _heartbeat_words(c: ComponentHealth) -> str:
     if c.heartbeat_age_s is None or c.threshold_s is None:
         return ""
+    if c.stopped:
+        return f"job no longer running; last heartbeat {c.heartbeat_age_s:.0f} s ago"
     return f"heartbeat {c.heartbeat_age_s:.0f} s old, threshold {c.threshold_s:g} s"
 
 
@@ -110,6 +114,16 @@ class TransitionLog:
                 add(TransitionKind.RESTART, key.probe, f"up {known.uptime_s:.0f} s", f"up {result.uptime_s:.0f} s",
                     "server restarted")
             known.uptime_s = result.uptime_s
+
+        if result.key.is_supervisor and result.programs:
+            # An unreachable instance says nothing about its programs: compare with the last answer.
+            now = {p.name: p for p in result.programs}
+            if known.programs is not None:
+                for name, program in now.items():
+                    old = known.programs.get(name)
+                    if old is not None and old.statename != program.statename:
+                        add(TransitionKind.PROGRAM, name, old.statename, program.statename, program.why)
+            known.programs = now
 
         self._entries.extend(found)
         return found

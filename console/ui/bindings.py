@@ -98,15 +98,29 @@ BUNDLES = [
 BUNDLE_RESOLVE = [Binding("escape", "close", "Close", id="bundle_resolve.close")]
 
 HEALTH = [
+    Binding("s", "program('start')", "Start", id="health.program_start"),
+    Binding("t", "program('stop')", "Stop", id="health.program_stop"),
+    Binding("R", "program('restart')", "Restart", id="health.program_restart"),
+    Binding("l", "program_log", "Log", id="health.program_log"),
     Binding("r", "poll_now", "Poll now", id="health.poll_now"),
+    Binding("o", "poll_selected", "Poll this", id="health.poll_selected"),
     Binding("p", "toggle_pause", "Pause/resume", id="health.pause"),
     Binding("a", "add_endpoint", "Add endpoint", id="health.add_endpoint"),
+    Binding("delete,x", "remove_endpoint", "Remove", id="health.remove_endpoint"),
 ]
 
 HEALTH_ADD = [Binding("escape", "close", "Cancel", id="health_add.cancel")]
 
+SUPERVISOR_LOG = [
+    Binding("f", "toggle_follow", "Follow", id="supervisor_log.follow"),
+    Binding("e", "switch_stream", "stdout/stderr", id="supervisor_log.stream"),
+    Binding("home", "scroll_home", "Top", id="supervisor_log.top", show=False),
+    Binding("end", "scroll_end", "Bottom", id="supervisor_log.bottom", show=False),
+    Binding("escape", "close", "Back", id="supervisor_log.close"),
+]
+
 ALL = [*APP, *DISPATCH, *RESULTS, *OUTPUT, *FANOUT, *CONFIRM, *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE,
-       *HEALTH, *HEALTH_ADD]
+       *HEALTH, *HEALTH_ADD, *SUPERVISOR_LOG]
 
 
 def binding_ids() -> set[str]:

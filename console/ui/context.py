@@ -39,6 +39,7 @@ class ConsoleContext:
     bundle_roots: list[Path | str] = field(default_factory=list)
     bundle_service: object | None = None
     health_api_urls: list[str] = field(default_factory=list)
+    health_supervisors: list = field(default_factory=list)  # console.health.supervisor_address.SupervisorAddress
     health_view: object | None = None
 
     def __post_init__(self) -> None:

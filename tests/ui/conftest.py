@@ -28,3 +28,12 @@ def make_app(ui_settings: Settings) -> Callable[..., ConsoleApp]:
         return ConsoleApp(ConsoleContext(targets=list(targets), editor_text=text, **fields))
 
     return factory
+
+
+@pytest.fixture
+def fault_server_for_ui():
+    """The fault-injection HTTP server answering like a healthy Airflow API server."""
+    from tests.helpers.http_fault_server import FaultServer
+
+    with FaultServer() as server:
+        yield server

@@ -19,6 +19,7 @@ import console.ui.panes.bundles as bundles_module
 import console.ui.panes.health as health_module
 import console.ui.widgets.bundle_resolve as bundle_resolve_module
 import console.ui.widgets.health_add as health_add_module
+import console.ui.screens.supervisor_log as supervisor_log_module
 from console.dispatch_service import TargetCatalog
 from console.remsvc.model import CmdState, Command, Target
 from console.settings import Settings
@@ -34,7 +35,8 @@ UNUSED = Target("x", "127.0.0.1", 9)
 
 def our_classes():
     modules = [dispatch_module, confirm_module, error_module, history_module, targets_module, fanout_module,
-               output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module]
+               output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module,
+               supervisor_log_module]
     for module in modules:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == module.__name__ and issubclass(cls, (Widget,)):

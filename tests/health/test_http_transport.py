@@ -1,4 +1,4 @@
-"""The lean HTTP/1.1 client on real sockets: framing, compression, keep-alive, and the httpx fallback."""
+"""The probes' httpx transport on real sockets: framing, compression caps, keep-alive, broken peers, proxies."""
 
 from __future__ import annotations
 
@@ -8,32 +8,29 @@ import socket
 import threading
 import zlib
 
-import httpx
 import pytest
 
-from console.health.http_client import BodyTooLarge, LeanHttpClient
-from console.health.http_probes import AirflowEndpoint, HttpSettings, tls_context
+from console.health.http_probes import AirflowEndpoint, HttpSettings
 from console.health.results import ProbeKey, Reason, State
 from tests.helpers.http_fault_server import Reply, json_reply
 
 FAST = HttpSettings(connect_timeout=1.0, read_timeout=0.5)
 
 
-def client_for(url: str, read_timeout: float = 0.5) -> LeanHttpClient:
-    return LeanHttpClient(url, verify=tls_context(None), connect_timeout=1.0, read_timeout=read_timeout)
+async def check(url: str, probe: str = "execution", settings: HttpSettings = FAST, times: int = 1):
+    endpoint = AirflowEndpoint(url, settings=settings)
+    try:
+        return [await endpoint.check(ProbeKey(endpoint.base_url, probe)) for _ in range(times)]
+    finally:
+        await endpoint.aclose()
 
 
-async def test_chunked_body_is_reassembled(fault_server):
+async def test_chunked_body_is_reassembled_and_the_connection_reused(fault_server):
     encoded = b"7\r\n{\"statu\r\n0c;ext=1\r\ns\": \"healthy\r\n2\r\n\"}\r\n0\r\nX-Trailer: t\r\n\r\n"
     fault_server.set_mode("chunked", lambda p, h: Reply(200, encoded, headers={"Transfer-Encoding": "chunked"},
                                                         framing="raw"))
-    client = client_for(fault_server.url("chunked"))
-    try:
-        first = await client.get("/x", cap=1024)
-        second = await client.get("/x", cap=1024)
-    finally:
-        await client.aclose()
-    assert first.body == second.body == b'{"status": "healthy"}'
+    results = await check(fault_server.url("chunked"), times=2)
+    assert [(r.state, r.detail) for r in results] == [(State.UP, "healthy")] * 2
     assert fault_server.connections == 1  # the chunked response left the connection reusable
 
 
@@ -44,15 +41,12 @@ async def test_gzip_and_deflate_bodies_are_inflated_and_capped_after_inflating(f
                                                         headers={"Content-Encoding": "deflate"}))
     bomb = gzip.compress(b"0" * 5_000_000)
     fault_server.set_mode("bomb", lambda p, h: Reply(200, bomb, headers={"Content-Encoding": "gzip"}))
-    client = client_for(fault_server.url("gz").rsplit("/", 1)[0])
-    try:
-        assert (await client.get("/gz/x", cap=1024)).body == doc
-        assert (await client.get("/deflate/x", cap=1024)).body == doc
-        assert len(bomb) < 64 * 1024
-        with pytest.raises(BodyTooLarge):
-            await client.get("/bomb/x", cap=64 * 1024)
-    finally:
-        await client.aclose()
+    assert (await check(fault_server.url("gz")))[0].state is State.UP
+    assert (await check(fault_server.url("deflate")))[0].state is State.UP
+    assert len(bomb) < 64 * 1024
+    capped = HttpSettings(connect_timeout=1.0, read_timeout=0.5, body_cap=64 * 1024)
+    [result] = await check(fault_server.url("bomb"), settings=capped)
+    assert (result.state, result.reason) == (State.DOWN, Reason.BODY_TOO_LARGE)
 
 
 async def test_unsupported_encoding_is_a_decoding_error(fault_server):
@@ -69,12 +63,8 @@ async def test_unsupported_encoding_is_a_decoding_error(fault_server):
 async def test_connection_close_is_honoured(fault_server):
     fault_server.set_mode("closing", lambda p, h: Reply(200, b'{"status": "healthy"}',
                                                         headers={"Connection": "close"}))
-    client = client_for(fault_server.url("closing"))
-    try:
-        for _ in range(3):
-            assert (await client.get("/x", cap=1024)).status == 200
-    finally:
-        await client.aclose()
+    results = await check(fault_server.url("closing"), times=3)
+    assert [r.state for r in results] == [State.UP] * 3
     assert fault_server.connections == 3
 
 
@@ -119,7 +109,7 @@ def _one_shot_server(payload: bytes, *, trickle: bool = False) -> tuple[socket.s
     ("payload", "reason", "words"),
     [
         (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", Reason.PROTOCOL_ERROR, "valid HTTP response"),
-        (b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 70000 + b"\r\n\r\n", Reason.PROTOCOL_ERROR, "valid HTTP"),
+        (b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 200_000 + b"\r\n\r\n", Reason.PROTOCOL_ERROR, "valid HTTP"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"sta", Reason.TIMEOUT, "no response within"),
     ],
     ids=["not-http", "huge-headers", "short-body"],
@@ -152,18 +142,14 @@ async def test_a_trickling_server_cannot_hold_a_poll_past_the_read_timeout():
 
 
 async def test_base_path_prefix_and_host_header(fault_server):
-    client = client_for(fault_server.url("healthy") + "/nested/prefix")
-    try:
-        reply = await client.get("/api/v2/version", cap=1024)
-    finally:
-        await client.aclose()
-    assert reply.status == 200
+    [result] = await check(fault_server.url("healthy") + "/nested/prefix", "version")
+    assert result.state is State.UP
     path, headers = fault_server.requests[-1]
     assert path == "/healthy/nested/prefix/api/v2/version"
     assert headers["host"] == f"127.0.0.1:{fault_server.port}"
 
 
-async def test_environment_proxy_switches_to_httpx_with_the_same_results(fault_server, monkeypatch):
+async def test_environment_proxy_is_used_with_the_same_results(fault_server, monkeypatch):
     for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{fault_server.port}")
@@ -173,7 +159,6 @@ async def test_environment_proxy_switches_to_httpx_with_the_same_results(fault_s
                         ("invalid_json", "execution"), ("json", "execution")):
         endpoint = AirflowEndpoint(f"http://airflow.internal:8080/{mode}", settings=FAST, token=lambda: "tok-1234")
         try:
-            assert isinstance(endpoint.client, httpx.AsyncClient)
             result = await endpoint.check(ProbeKey(endpoint.base_url, probe))
         finally:
             await endpoint.aclose()
