@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widget import Widget
 
 import console.ui.panes.dispatch as dispatch_module
@@ -19,6 +20,11 @@ import console.ui.panes.bundles as bundles_module
 import console.ui.panes.health as health_module
 import console.ui.widgets.bundle_resolve as bundle_resolve_module
 import console.ui.widgets.health_add as health_add_module
+import console.ui.screens.help as help_module
+import console.ui.screens.jump as jump_module
+import console.ui.screens.output as output_screen_module
+import console.ui.screens.quit as quit_module
+import console.ui.widgets.compose_form as compose_module
 from console.dispatch_service import TargetCatalog
 from console.remsvc.model import CmdState, Command, Target
 from console.settings import Settings
@@ -34,10 +40,11 @@ UNUSED = Target("x", "127.0.0.1", 9)
 
 def our_classes():
     modules = [dispatch_module, confirm_module, error_module, history_module, targets_module, fanout_module,
-               output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module]
+               output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module,
+               help_module, jump_module, output_screen_module, quit_module, compose_module]
     for module in modules:
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and issubclass(cls, (Widget,)):
+            if cls.__module__ == module.__name__ and issubclass(cls, (Widget, Screen)):
                 yield cls
     yield ConsoleApp
 
@@ -65,9 +72,11 @@ async def test_panes_switch_by_number_and_function_keys(make_app):
         assert "Poll now" in screen_text(app)
         await pilot.press("1")
         assert tabs.active == "dispatch"
+        assert app.focused.id == "results", "back on Dispatch, focus rests on the rows, not the editor"
+        await pilot.press("i")
         assert app.focused.id == "editor"
         await pilot.press("2")
-        assert tabs.active == "dispatch", "a digit typed in the editor is text, not a pane switch"
+        assert tabs.active == "dispatch", "inside the editor (entered with i) a digit is text"
         assert app.focused.text == "2"
 
 
@@ -118,11 +127,11 @@ async def test_target_picker_selects_a_glob_group(make_app, tmp_path):
     app = make_app([], catalog=catalog)
     async with app.run_test(size=(80, 24)) as pilot:
         assert "no target selected" in screen_text(app)
-        await pilot.press("ctrl+t")
+        await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, TargetPickerScreen), what="picker")
         app.screen.query_one("#pattern").focus()
         await pilot.press(*"remsvc_web_*", "enter")
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: not isinstance(app.screen, TargetPickerScreen), what="picker closed")
         pane = app.dispatch_pane
         assert sorted(t.name for t in pane.targets) == ["remsvc_web_1", "remsvc_web_2"]

@@ -1,4 +1,8 @@
-"""The compose area: a multi-line editor (one command per line) and the stream's options."""
+"""The compose area: a multi-line editor (one command per line) and the stream's options.
+
+The editor is entered explicitly (``i`` from the pane) and left with escape, so keys meant for
+the console never land in a command by accident.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,19 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 from console.dispatch_service import CMDTYP_NAMES, DispatchOptions, parse_timeout
 from console.remsvc.model import Target
 from console.safetext import inert
+from console.ui import bindings
+from console.ui.messages import LeaveEditor
 
-EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes."
+EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes. i edits, escape leaves."
+
+
+class CommandEditor(TextArea):
+    """The stream's commands; escape hands focus back to the results."""
+
+    BINDINGS = bindings.EDITOR
+
+    def action_leave(self) -> None:
+        self.post_message(LeaveEditor())
 
 
 class ComposeForm(Vertical):
@@ -23,7 +38,7 @@ class ComposeForm(Vertical):
         self._options = options
 
     def compose(self) -> ComposeResult:
-        yield TextArea(self._text, id="editor", soft_wrap=False, compact=True, placeholder=EDITOR_PLACEHOLDER)
+        yield CommandEditor(self._text, id="editor", soft_wrap=False, compact=True, placeholder=EDITOR_PLACEHOLDER)
         with Horizontal(id="options"):
             yield Label("type", classes="option-label")
             yield Select([(name, code) for code, name in CMDTYP_NAMES.items()], value=self._options.cmdtyp,
@@ -38,8 +53,8 @@ class ComposeForm(Vertical):
         yield Static(id="target-line")
 
     @property
-    def editor(self) -> TextArea:
-        return self.query_one("#editor", TextArea)
+    def editor(self) -> CommandEditor:
+        return self.query_one("#editor", CommandEditor)
 
     def read(self) -> tuple[str, DispatchOptions]:
         """Current text and options; raises DispatchInputError for a bad timeout."""
