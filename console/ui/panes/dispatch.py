@@ -91,6 +91,7 @@ class DispatchPane(Vertical):
         self.run: DispatchRun | None = None
         self.grouped = False
         self.ended = 0
+        self._summary_rows = 1
         self._pending: list[tuple[float, DispatchEvent]] = []
         self._changed: set[int] = set()
         self._wake_pending = False
@@ -314,10 +315,14 @@ class DispatchPane(Vertical):
     def _show_summary(self) -> None:
         summary = self.query_one("#summary", Static)
         if self.model is None:
-            summary.update(Text("Ready. Write commands, choose targets, run."), layout=False)
+            summary.update(Text("Ready. Write commands, choose targets, run."), layout=self._summary_rows != 1)
+            self._summary_rows = 1
             self._set_summary_class(summary, "summary-idle")
             return
-        summary.update(Text(self.model.summary(self.clock()), no_wrap=True, overflow="ellipsis"), layout=False)
+        line = self.model.summary(self.clock())
+        rows = 1 if len(line) <= max(1, summary.size.width - 2) else 2
+        summary.update(Text(line, overflow="ellipsis"), layout=rows != self._summary_rows)
+        self._summary_rows = rows
         state = "running" if self.model.running else self.model.state.lower()
         self._set_summary_class(summary, f"summary-{state}")
 

@@ -75,7 +75,7 @@ class OutputScreen(Screen[None]):
             note = model.row(model.index_of(self.key), self.pane.clock()).summary or f"{state.value}: no output yet"
         self.view.show(output_lines(result, note), keep_position=not first)
         if self.follow and result is not None:
-            self.view.scroll_to_end()
+            self.view.call_after_refresh(self.view.scroll_to_end)
         self._show_title(state)
 
     def _show_title(self, state) -> None:
