@@ -156,6 +156,14 @@ class FanoutView(LineView, can_focus=True):
         else:
             self.expanded.add(line.tid)
             self._build(keep=(line.tid, line.variant))
+            self.call_after_refresh(self._reveal_group, line.tid)
+
+    def _reveal_group(self, tid: int) -> None:
+        """Scroll so an opened group's variants are in view, its headline kept on screen."""
+        last = max(i for i, line in enumerate(self.lines) if line.tid == tid)
+        top, height = int(self.scroll_y), max(1, self.size.height)
+        if last >= top + height:
+            self.scroll_to(y=min(self.cursor, last - height + 1), animate=False, immediate=True)
 
     def action_collapse(self) -> None:
         line = self.current_line
