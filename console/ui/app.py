@@ -20,7 +20,7 @@ from console.ui import bindings
 from console.ui.context import ConsoleContext
 from console.settings import SettingsError, save_theme
 from console.ui.messages import DispatchActivity, TargetsChanged
-from console.ui.panes import PANES
+from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
 from console.ui.screens.error import worker_failure_screen
 from console.ui.screens.help import HelpScreen
@@ -62,9 +62,12 @@ class ConsoleApp(App[int]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with TabbedContent(initial=PANES[0].pane_id, id="panes"):
-            for spec in PANES:
+            for index, spec in enumerate(PANES):
                 with TabPane(spec.title, id=spec.pane_id):
-                    yield spec.load()(self.ctx, id=f"{spec.pane_id}-pane")
+                    if index == 0:
+                        yield spec.load()(self.ctx, id=f"{spec.pane_id}-pane")
+                    else:
+                        yield PaneSlot(spec, self.ctx)
         yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
@@ -123,12 +126,13 @@ class ConsoleApp(App[int]):
 
     # Actions -------------------------------------------------------------------------------------
 
-    def action_show_pane(self, pane_id: str) -> None:
+    async def action_show_pane(self, pane_id: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane_id
         if pane_id == "dispatch":
             self.dispatch_pane.focus_results()
-        else:
-            self.query_one(f"#{pane_id}-pane").focus()
+            return
+        pane = await self.query_one(f"#{pane_id}-slot", PaneSlot).load()
+        pane.focus()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -187,3 +187,37 @@ async def test_unexpected_worker_error_is_a_modal_not_a_crash(make_app):
         assert pane.model.state == "FAILED" and "event source broke" in pane.model.error
         assert pane.model.state_of(("x", 1)) is CmdState.DONE
         assert app.is_running
+
+
+DEFERRED_PANES = """
+import asyncio, sys
+from console.remsvc.model import Target
+from console.settings import Settings
+from console.ui.app import ConsoleApp
+from console.ui.context import ConsoleContext
+
+async def main():
+    app = ConsoleApp(ConsoleContext(settings=Settings(journal_dir=sys.argv[1]), targets=[Target("x", "127.0.0.1", 9)],
+                                    poll_status=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        print("at start:", "console.ui.panes.health" in sys.modules, len(app.query("HealthPane")))
+        await pilot.press("3")
+        pane = app.query_one("HealthPane")
+        print("after 3:", app.query_one("#panes").active, pane in app.focused.ancestors_with_self, len(app.query("HealthPane")))
+
+asyncio.run(main())
+"""
+
+
+def test_other_panes_are_imported_after_the_first_frame_and_on_demand(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", DEFERRED_PANES, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert done.returncode == 0, done.stderr
+    assert "at start: False 0" in done.stdout, "Health was imported before the first frame"
+    assert "after 3: health True 1" in done.stdout
