@@ -28,6 +28,7 @@ DISPATCH = [
     Binding("h", "history", "History", id="dispatch.history", show=False),
     Binding("g", "toggle_grouped", "Fold", id="dispatch.grouped"),
     Binding("slash", "filter", "Filter", id="dispatch.filter", show=False),
+    Binding("escape", "leave_field", "Back to the rows", id="dispatch.back", show=False),
 ]
 
 EDITOR = [

@@ -308,6 +308,8 @@ async def test_history_reruns_into_the_editor_and_exports_json(remsvc_server, ma
         await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), what="history closed")
         assert pane.query_one("#editor").text == "echo first\necho second"
         assert [t.name for t in pane.targets] == ["t"]
+        await pilot.press("2", "1")
+        assert pane.query_one("#editor").text == "echo first\necho second", "a re-run leaves focus on the rows"
         assert pane.model.dispatch_id == first_id, "re-run must not dispatch by itself"
     data = json.loads(exported[0].read_text())
     assert data["state"] == "SUCCESS" and data["error_msg"] is None

@@ -59,6 +59,9 @@ async def test_editor_is_entered_with_i_and_left_with_escape(make_app):
         assert "Leave editor" in footer and "Copy" not in footer, "the footer shows the focused widget's keys"
         await pilot.press("end", *"; uptime", "escape")
         assert app.focused.id == "results"
+        app.query_one("#timeout").focus()
+        await pilot.press("escape")
+        assert app.focused.id == "results", "escape leaves an option field too"
         await pilot.press("3")
         assert app.query_one("#panes").active == "health"
         assert app.query_one("#editor").text == "hostname; uptime"
@@ -129,6 +132,10 @@ async def test_slash_filters_rows_by_target_or_state(make_app):
         assert "db-1" in screen_text(app) and "web-2" not in screen_text(app).split("tid state")[-1]
         await pilot.press("escape")
         assert table.row_count == 6 and app.focused is table
+        await pilot.press("slash", *"web-2", "enter")
+        assert table.row_count == 2 and app.focused is table
+        await pilot.press("escape")
+        assert table.row_count == 6 and not app.query_one("#filter").display, "escape on the rows clears the filter"
 
 
 async def test_theme_chosen_in_the_app_is_saved_to_the_settings_file(make_app, tmp_path):

@@ -375,6 +375,13 @@ class DispatchPane(Vertical):
         """Where focus rests: the rows (or fan-out groups), never a text field."""
         self.current_view.focus()
 
+    def action_leave_field(self) -> None:
+        """Escape goes back: from an option field to the rows, and on the rows it clears a filter."""
+        box = self.query_one("#filter", FilterInput)
+        if self.table.has_focus and box.value:
+            box.action_clear()
+        self.focus_results()
+
     def on_leave_editor(self, message: LeaveEditor) -> None:
         message.stop()
         self.focus_results()
