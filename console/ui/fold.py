@@ -106,8 +106,14 @@ def fold_by_tid(
     finished: Mapping[str, StreamFinished],
     commands: Sequence[Command],
     target_order: Sequence[str],
+    cache: dict | None = None,
 ) -> list[TidGroup]:
-    """One group per tid; problem variants first (worst first), then the rest largest first."""
+    """One group per tid; problem variants first (worst first), then the rest largest first.
+
+    ``cache`` (kept by the caller for one dispatch) holds each answer's digest and first line, so
+    refolding on every refresh does not hash every output again.
+    """
+    cache = {} if cache is None else cache
     groups = []
     for tid, command in enumerate(commands, start=1):
         variants: dict[tuple, Variant] = {}
@@ -117,8 +123,12 @@ def fold_by_tid(
             if result is not None:
                 timed_out = result.rc != 0 and result.err.strip() == SERVER_TIMEOUT_ERR
                 category = TIMED_OUT if timed_out else EXIT
-                key: tuple = (category, result.rc, _digest(result.out, result.err))
-                sample = first_line(result.out) or first_line(result.err)
+                known = cache.get((name, tid))
+                if known is None or known[0] is not result:
+                    known = cache[(name, tid)] = (result, _digest(result.out, result.err),
+                                                  first_line(result.out) or first_line(result.err))
+                key: tuple = (category, result.rc, known[1])
+                sample = known[2]
                 rc: int | None = result.rc
             elif tracked.state.final:
                 category = _stream_category(finished.get(name), tracked.state)

@@ -64,6 +64,8 @@ PANE_ID = "dispatch"
 TITLE = "Dispatch"
 TICK_S = 0.5
 VIEW_INTERVAL_S = 0.1
+# Above this many rows, a running fan-out is refolded on the half-second tick, not on every batch.
+BIG_FOLD_ROWS = 2000
 
 
 class FilterInput(Input):
@@ -91,6 +93,7 @@ class DispatchPane(Vertical):
         self.run: DispatchRun | None = None
         self.grouped = False
         self.ended = 0
+        self._fold_cache: dict = {}
         self._summary_rows = 1
         self._pending: list[tuple[float, DispatchEvent]] = []
         self._changed: set[int] = set()
@@ -200,6 +203,7 @@ class DispatchPane(Vertical):
         self.model = DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
         gc.freeze()
         self.table.set_model(self.model)
+        self._fold_cache = {}
         self.fanout.reset()
         self._set_grouped(len(run.targets) > 1)
         self.current_view.focus()
@@ -267,7 +271,7 @@ class DispatchPane(Vertical):
             gc.freeze()
         changed, self._changed = self._changed, set()
         self.table.rows_changed(changed)
-        if self.grouped:
+        if self.grouped and (len(self.model) <= BIG_FOLD_ROWS or not self.model.running):
             self._refresh_groups()
         key = self.current_view.cursor_key
         if key is not None and self.model.index_of(key) in changed:
@@ -308,6 +312,8 @@ class DispatchPane(Vertical):
         """Move the elapsed times of running rows and of the summary along."""
         if self.running:
             self.table.refresh_rows(self.model.running_rows())
+            if self.grouped and len(self.model) > BIG_FOLD_ROWS:
+                self._refresh_groups()
             self._show_summary()
 
     # Views ---------------------------------------------------------------------------------------
@@ -354,7 +360,8 @@ class DispatchPane(Vertical):
     def _refresh_groups(self) -> None:
         if self.model is None:
             return
-        groups = fold_by_tid(self.model.trackers, self.model.finished, self.model.commands, [t.name for t in self.model.targets])
+        groups = fold_by_tid(self.model.trackers, self.model.finished, self.model.commands,
+                             [t.name for t in self.model.targets], self._fold_cache)
         self.query_one("#fanout", FanoutView).show_groups(groups)
 
     def _set_grouped(self, grouped: bool) -> None:
