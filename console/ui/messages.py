@@ -52,8 +52,8 @@ class OutputAction(Message):
     key: tuple[str, int] | None = None
 
 
-class LeaveEditor(Message):
-    """The user left the command editor (escape): focus goes back to the results."""
+class BackToRows(Message):
+    """The user left the editor or the row filter (escape): focus goes back to the rows."""
 
 
 class DispatchActivity(Message):

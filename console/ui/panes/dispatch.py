@@ -44,7 +44,7 @@ from console.ui.messages import (
     DispatchActivity,
     DispatchEnded,
     DispatchEventsReady,
-    LeaveEditor,
+    BackToRows,
     OpenOutput,
     OutputAction,
     RowHighlighted,
@@ -76,7 +76,7 @@ class FilterInput(Input):
     def action_clear(self) -> None:
         self.value = ""
         self.display = False
-        self.post_message(LeaveEditor())
+        self.post_message(BackToRows())
 
 
 class DispatchPane(Vertical):
@@ -92,7 +92,6 @@ class DispatchPane(Vertical):
         self.model: DispatchModel | None = None
         self.run: DispatchRun | None = None
         self.grouped = False
-        self.ended = 0
         self._fold_cache: dict = {}
         self._summary_rows = 1
         self._pending: list[tuple[float, DispatchEvent]] = []
@@ -297,7 +296,6 @@ class DispatchPane(Vertical):
         key = self.current_view.cursor_key
         if key is not None:
             self._show_output(key, keep_position=True)
-        self.ended += 1
         self.refresh_bindings()
         self.post_message(DispatchActivity())
 
@@ -389,7 +387,7 @@ class DispatchPane(Vertical):
             box.action_clear()
         self.focus_results()
 
-    def on_leave_editor(self, message: LeaveEditor) -> None:
+    def on_back_to_rows(self, message: BackToRows) -> None:
         message.stop()
         self.focus_results()
 

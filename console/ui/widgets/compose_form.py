@@ -15,7 +15,7 @@ from console.dispatch_service import CMDTYP_NAMES, DispatchOptions, parse_timeou
 from console.remsvc.model import Target
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import LeaveEditor
+from console.ui.messages import BackToRows
 
 EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes. i edits, escape leaves."
 
@@ -26,7 +26,7 @@ class CommandEditor(TextArea):
     BINDINGS = bindings.EDITOR
 
     def action_leave(self) -> None:
-        self.post_message(LeaveEditor())
+        self.post_message(BackToRows())
 
 
 class ComposeForm(Vertical):
