@@ -6,6 +6,8 @@ the answer arrives it is shown, and with follow on the view sits at its end.
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -86,8 +88,13 @@ class OutputScreen(Screen[None]):
         follow = " · following" if self.follow else ""
         line = f"{who}tid {tid} · {state.value}{follow}{self.heading_extra} · {cmd}"
         self.query_one("#full-title", Static).update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
-        status = self.status_text or self.view.match_status()
+        status = self.status_text or self.view.match_status() or self._hint()
         self.query_one("#full-status", Static).update(Text(status, no_wrap=True, overflow="ellipsis"), layout=False)
+
+    def _hint(self) -> str:
+        key = partial(bindings.key_for, self.app)
+        return (f"{key('output.copy')} copies the output exactly · {key('output.save')} saves it to a file · "
+                f"{key('output.follow')} follows · {key('output.search')} searches")
 
     def set_status(self, text: str) -> None:
         self.status_text = text
