@@ -17,7 +17,7 @@ from console.safetext import inert
 from console.ui import bindings
 from console.ui.messages import BackToRows
 
-EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes. i edits, escape leaves."
+EDITOR_PLACEHOLDER = "One command per line; # starts a note. i edits, escape leaves."
 
 
 class CommandEditor(TextArea):
