@@ -1,12 +1,14 @@
 """Append-only audit journal of dispatches: what was sent where, and every answer as it arrived.
 
 One JSON object per line in ``$XDG_STATE_HOME/remsvc-console/journal/YYYY-MM-DD.jsonl`` (a file per
-local day). Each record is written and flushed to the OS as its event happens, so a console killed
-mid-stream leaves every answer it received on disk; there is no fsync per record, which keeps a
-10,000-answer stream cheap. Tokens never reach the file: targets are journaled through
-``Target.describe()``, and every string is scrubbed of the tokens the journal knows about.
-Reading rebuilds each dispatch and skips damaged lines (a power cut truncates the last one) with a
-warning instead of failing.
+local day). By default each record is written and flushed to the OS before the call returns. With
+``background=True`` (what dispatches use) a call only queues its record: a writer thread serializes
+whatever is queued, writes it in one go and flushes it to the OS, so a 10,000-command start record
+or a burst of answers never holds up the event loop, and an answer is on disk milliseconds after it
+arrived. Either way a console killed mid-stream leaves every answer it received on disk; there is no
+fsync per record. Tokens never reach the file: targets are journaled through ``Target.describe()``,
+and every string is scrubbed of the tokens the journal knows about. Reading rebuilds each dispatch
+and skips damaged lines (a power cut truncates the last one) with a warning instead of failing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,16 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from .remsvc.model import Command, CommandResult, CommandSent, DispatchEvent, StreamFinished, StreamStatus, Target
+from .remsvc.model import (
+    Command,
+    CommandResult,
+    CommandSent,
+    DispatchEvent,
+    ProtocolViolation,
+    StreamFinished,
+    StreamStatus,
+    Target,
+)
 from .remsvc.report import TargetOutcome
 
 FINAL_STATES = ("SUCCESS", "FAILED", "CANCELLED")
@@ -58,6 +69,8 @@ class DispatchRecord:
     error: str | None = None
     finished_at: float | None = None
     missing: dict[str, list[int]] = field(default_factory=dict)
+    reason: str | None = None
+    violations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def interrupted(self) -> bool:
@@ -132,6 +145,7 @@ class Journal:
         redact: Iterable[str] = (),
         env: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        background: bool = False,
     ):
         self.directory = Path(directory).expanduser() if directory is not None else default_directory(env)
         self._clock = clock
@@ -140,6 +154,14 @@ class Journal:
         self._file: TextIO | None = None
         self._file_day: date | None = None
         self._lock = threading.Lock()
+        self._background = background
+        self._cond = threading.Condition()
+        self._queue: list[tuple[float, dict[str, Any] | _Listing]] = []
+        self._queued = 0
+        self._written = 0
+        self._closing = False
+        self._writer: threading.Thread | None = None
+        self.write_error: OSError | None = None
         _make_private_dirs(self.directory)
 
     def __enter__(self) -> Journal:
@@ -148,7 +170,21 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def flush(self) -> None:
+        """Wait until every queued record is written (background mode; a no-op otherwise)."""
+        with self._cond:
+            while self._written < self._queued and self._writer is not None and self._writer.is_alive():
+                self._cond.wait(0.5)
+
     def close(self) -> None:
+        """Write what is queued, stop the writer thread and close the file."""
+        writer = self._writer
+        if writer is not None:
+            with self._cond:
+                self._closing = True
+                self._cond.notify_all()
+            writer.join()
+            self._writer, self._closing = None, False
         with self._lock:
             if self._file is not None:
                 self._file.close()
@@ -157,7 +193,7 @@ class Journal:
 
     def redact(self, tokens: Iterable[str]) -> None:
         """Add secrets to scrub from every later record."""
-        self._redact.update(token for token in tokens if token)
+        self._redact = self._redact | {token for token in tokens if token}
 
     def path_for(self, day: date) -> Path:
         return self.directory / f"{day.isoformat()}.jsonl"
@@ -168,19 +204,22 @@ class Journal:
         dispatch_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(self._clock()))}-{secrets.token_hex(4)}"
         names = [t.name for t in targets]
         self._open[dispatch_id] = _Open(names, len(commands), {name: set() for name in names})
-        self._write({
+        head = {
             "k": "start",
             "id": dispatch_id,
             "user": _local_user(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "targets": [t.describe() for t in targets],
-            "commands": [
-                {"tid": tid, "cmd": c.cmd, "cmdtyp": c.cmdtyp, "cmdusr": c.cmdusr, "src": c.src, "hsh": c.hsh}
-                for tid, c in enumerate(commands, start=1)
-            ],
             "options": dict(options or {}),
-        })
+        }
+        commands = list(commands)
+
+        def items() -> Iterable[dict[str, Any]]:
+            for tid, c in enumerate(commands, start=1):
+                yield {"tid": tid, "cmd": c.cmd, "cmdtyp": c.cmdtyp, "cmdusr": c.cmdusr, "src": c.src, "hsh": c.hsh}
+
+        self._write(_Listing(head, "commands", items))
         return dispatch_id
 
     def record(self, dispatch_id: str, event: DispatchEvent) -> None:
@@ -197,6 +236,12 @@ class Journal:
             rec.update({flag: True for flag in _RESULT_FLAGS if getattr(event, flag)})
             self._write(rec)
             return
+        if isinstance(event, ProtocolViolation):
+            self._write({
+                "k": "protocol", "id": dispatch_id, "target": event.target, "problem": event.problem,
+                "tid": event.tid, "rc": event.rc, "out": event.out, "err": event.err, "raw": event.raw, "at": event.at,
+            })
+            return
         if isinstance(event, StreamFinished):
             state.streams[event.target] = list(event.missing)
             self._write({
@@ -207,8 +252,9 @@ class Journal:
             return
         raise TypeError(f"not a dispatch event: {type(event).__name__}")
 
-    def finish(self, dispatch_id: str, state: str, *, error: str | None = None) -> None:
-        """Journal the end of a dispatch with the tids each target never answered."""
+    def finish(self, dispatch_id: str, state: str, *, error: str | None = None, reason: str | None = None) -> None:
+        """Journal the end of a dispatch with the tids each target never answered; ``reason`` says
+        what ended it early (``signal SIGTERM``, ``console stopped``), None when it ran its course."""
         if state not in FINAL_STATES:
             raise ValueError(f"dispatch state must be one of {', '.join(FINAL_STATES)}, not {state!r}")
         open_ = self._state(dispatch_id)
@@ -219,7 +265,10 @@ class Journal:
             else:
                 answered = open_.answered.get(name, set())
                 missing[name] = [tid for tid in range(1, open_.tid_count + 1) if tid not in answered]
-        self._write({"k": "finish", "id": dispatch_id, "state": state, "error": error, "missing": missing})
+        record = {"k": "finish", "id": dispatch_id, "state": state, "error": error, "missing": missing}
+        if reason is not None:
+            record["reason"] = reason
+        self._write(record)
         del self._open[dispatch_id]
 
     def read_dispatches(self, since_days: int = 7, *, today: date | None = None) -> DispatchHistory:
@@ -246,22 +295,75 @@ class Journal:
         except KeyError:
             raise ValueError(f"unknown or already finished dispatch {dispatch_id!r}") from None
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any] | _Listing) -> None:
+        """Write a record now, or queue it for the writer thread."""
         now = self._clock()
-        record["t"] = now
-        if self._redact:
-            record = _scrub(record, self._redact)
-        line = json.dumps(record, separators=(",", ":"), default=str) + "\n"
-        with self._lock:
-            handle = self._file_for(date.fromtimestamp(now))
+        if not self._background:
+            self._write_batch([(now, record)])
+            return
+        with self._cond:
+            if self.write_error is not None:
+                raise OSError(self.write_error.errno, f"journal write failed earlier: {self.write_error}")
+            self._queue.append((now, record))
+            self._queued += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._drain, name="journal-writer", daemon=True)
+                self._writer.start()
+            self._cond.notify_all()
+
+    def _drain(self) -> None:
+        """The writer thread: write everything queued at once, until closed."""
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                batch, self._queue = self._queue, []
+                if not batch:
+                    return
             try:
-                handle.write(line)
-                handle.flush()
-            except OSError:
-                self._file, self._file_day = None, None
-                with contextlib.suppress(OSError):
-                    handle.close()
-                raise
+                if self.write_error is None:
+                    self._write_batch(batch)
+            except OSError as exc:
+                self.write_error = exc
+            with self._cond:
+                self._written += len(batch)
+                self._cond.notify_all()
+
+    def _write_batch(self, batch: list[tuple[float, Any]]) -> None:
+        days: list[tuple[date, list[str]]] = []
+        for now, record in batch:
+            day = date.fromtimestamp(now)
+            if not days or days[-1][0] != day:
+                days.append((day, []))
+            days[-1][1].append(self._line(record, now))
+        with self._lock:
+            for day, lines in days:
+                handle = self._file_for(day)
+                try:
+                    handle.write("".join(lines))
+                    handle.flush()
+                except OSError:
+                    self._file, self._file_day = None, None
+                    with contextlib.suppress(OSError):
+                        handle.close()
+                    raise
+
+    def _line(self, record: dict[str, Any] | _Listing, now: float) -> str:
+        """One JSON line; a listing is encoded item by item, so the writer thread never holds the
+        GIL (and the event loop) for one 10,000-command ``json.dumps``."""
+        head = record.head if isinstance(record, _Listing) else record
+        head["t"] = now
+        if self._redact:
+            head = _scrub(head, self._redact)
+        text = json.dumps(head, separators=(",", ":"), default=str)
+        if not isinstance(record, _Listing):
+            return text + "\n"
+        tokens = self._redact
+        items = ",".join(
+            json.dumps(_scrub(item, tokens) if tokens else item, separators=(",", ":"), default=str)
+            for item in record.items()
+        )
+        return f"{text[:-1]},{json.dumps(record.key)}:[{items}]}}\n"
 
     def _file_for(self, day: date) -> TextIO:
         if self._file is None or self._file_day != day:
@@ -276,6 +378,15 @@ class Journal:
             self._file = os.fdopen(fd, "a", encoding="utf-8", newline="\n")
             self._file_day = day
         return self._file
+
+
+@dataclass
+class _Listing:
+    """A record with one long list (``key``: ``items()``), encoded a piece at a time."""
+
+    head: dict[str, Any]
+    key: str
+    items: Callable[[], Iterable[dict[str, Any]]]
 
 
 def _make_private_dirs(directory: Path) -> None:
@@ -363,7 +474,7 @@ def _apply(rec: dict[str, Any], records: dict[str, DispatchRecord]) -> None:
             options=dict(rec.get("options") or {}),
         )
         return
-    if kind not in ("result", "stream", "finish"):
+    if kind not in ("result", "stream", "protocol", "finish"):
         raise ValueError(f"unknown record kind {kind!r}")
     record = records.get(dispatch_id)
     if record is None:
@@ -375,6 +486,8 @@ def _apply(rec: dict[str, Any], records: dict[str, DispatchRecord]) -> None:
             **{flag: bool(rec.get(flag, False)) for flag in _RESULT_FLAGS},
         )
         record.results[(result.target, result.tid)] = result
+    elif kind == "protocol":
+        record.violations.append({k: rec.get(k) for k in ("target", "problem", "tid", "rc", "out", "err", "raw", "at")})
     elif kind == "stream":
         record.streams[rec["target"]] = StreamFinished(
             target=rec["target"], status=StreamStatus(rec["status"]), answered=tuple(rec["answered"]),
@@ -386,6 +499,7 @@ def _apply(rec: dict[str, Any], records: dict[str, DispatchRecord]) -> None:
             raise ValueError(f"unknown dispatch state {rec['state']!r}")
         record.final_state = rec["state"]
         record.error = rec.get("error")
+        record.reason = rec.get("reason")
         record.finished_at = float(rec["t"])
         record.missing = {name: list(tids) for name, tids in (rec.get("missing") or {}).items()}
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 APP_DIR = "remsvc-console"
 ENV_PREFIX = "REMSVC_CONSOLE_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -43,6 +41,7 @@ class Settings:
     fanout_confirm_threshold: int = DEFAULT_FANOUT_CONFIRM
     read_only: bool = False
     status_interval: float = 10.0
+    airflow_python: str | None = None
     config_path: Path | None = None
 
     @property
@@ -151,6 +150,16 @@ def _as_theme(value: Any, where: str) -> str:
     return value.strip()
 
 
+def _as_airflow_python(value: Any, where: str) -> str | None:
+    """The python of the Airflow installation that resolves connections the console cannot read; ``off`` disables."""
+    if value is None or str(value).strip() == "":
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise SettingsError(f"{where}: expected the path of a python interpreter or 'off', got {value!r}")
+    text = str(value).strip()
+    return text if text.lower() == "off" else str(Path(os.path.expandvars(text)).expanduser())
+
+
 _CONVERTERS = {
     "connections_file": _as_path,
     "targets": _as_targets,
@@ -161,6 +170,7 @@ _CONVERTERS = {
     "fanout_confirm_threshold": lambda v, w: _as_int(v, w, minimum=1),
     "read_only": _as_bool,
     "status_interval": _as_float,
+    "airflow_python": _as_airflow_python,
 }
 KNOWN_KEYS = tuple(_CONVERTERS)
 # Keys in the same file that other parts read and check themselves (console.bundles.options, the
@@ -175,6 +185,8 @@ ENV_KEYS = {ENV_PREFIX + key.upper(): key for key in KNOWN_KEYS}
 
 
 def _read_file(path: Path, explicit: bool) -> dict[str, Any]:
+    import yaml  # only when a settings file is read: `--help` stays quick
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -241,7 +253,11 @@ def describe_sources(env: Mapping[str, str] | None = None) -> str:
         f"Settings file: {path}\n"
         f"  keys: {', '.join(f.name for f in fields(Settings) if f.name in _CONVERTERS)}\n"
         f"Environment overrides the file: {env_names}\n"
-        "Command-line flags override both."
+        "Command-line flags override both.\n"
+        "airflow_python: the python of your Airflow installation, used to resolve connections kept in Airflow's\n"
+        "  metadata DB or secrets backends ('off' never asks Airflow).\n"
+        "Bundle roots: bundle_roots in the settings file, or REMSVC_CONSOLE_BUNDLE_ROOTS (os.pathsep-separated);\n"
+        "  without either, the executables_root of Airflow's [sdk] coordinators (AIRFLOW__SDK__COORDINATORS or airflow.cfg)."
     )
 
 

@@ -7,6 +7,7 @@ import json
 import stat
 import subprocess
 import sys
+import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from console.remsvc.model import (
     Command,
     CommandResult,
     CommandSent,
+    ProtocolViolation,
     StreamFinished,
     StreamStatus,
     Target,
@@ -354,3 +356,79 @@ def test_ten_thousand_results_round_trip(tmp_path):
     assert xcom["state"] == "SUCCESS"
     assert [r["tid"] for r in xcom["results"]] == list(range(1, 10_001))
     assert all(r["out"] == payload for r in xcom["results"])
+
+
+def test_background_mode_writes_from_its_own_thread_in_batches_and_round_trips(tmp_path):
+    journal = Journal(tmp_path, background=True)
+    writers: list[tuple[str, int]] = []
+    real = journal._write_batch
+
+    def spy(batch):
+        writers.append((threading.current_thread().name, len(batch)))
+        real(batch)
+
+    journal._write_batch = spy
+    commands = [Command(f"echo {i}") for i in range(2_000)]
+    dispatch_id = journal.start(targets()[:1], commands, options={})
+    for tid in range(1, 2_001):
+        journal.record(dispatch_id, CommandResult("web1", tid, 0, f"{tid}\n", "", commands[tid - 1].hsh, at=float(tid)))
+    journal.record(dispatch_id, ProtocolViolation("web1", "an answer for tid 999, which was never sent", tid=999, rc=0,
+                                                  out=f"phantom {TOKEN}\n", at=5.0))
+    journal.finish(dispatch_id, "CANCELLED", error="cancelled: SIGTERM received", reason="SIGTERM received (terminated)")
+    journal.close()
+    assert writers and {name for name, _ in writers} == {"journal-writer"}
+    assert sum(n for _, n in writers) == 2_003
+    (record,) = Journal(tmp_path).read_dispatches()
+    assert len(record.results) == 2_000 and len(record.commands) == 2_000
+    assert record.state == "CANCELLED" and record.reason == "SIGTERM received (terminated)"
+    assert record.violations == [{"target": "web1", "problem": "an answer for tid 999, which was never sent", "tid": 999,
+                                  "rc": 0, "out": "phantom ***\n", "err": "", "raw": "", "at": 5.0}]
+
+
+def test_background_write_failure_is_reported_and_refuses_later_records(tmp_path):
+    journal = Journal(tmp_path, background=True)
+    journal.path_for(date.today()).symlink_to("/dev/full")
+    dispatch_id = journal.start(targets()[:1], COMMANDS, options={})
+    journal.flush()
+    assert journal.write_error is not None and journal.write_error.errno == errno.ENOSPC
+    with pytest.raises(OSError):
+        journal.record(dispatch_id, result("web1", 1))
+    journal.close()
+
+
+SERVICE_CHILD = """
+import asyncio, sys
+from console.dispatch_service import DispatchOptions, DispatchService
+from console.remsvc.model import Command, Target
+
+async def main(host, port, directory):
+    service = DispatchService(journal_dir=directory)
+    commands = [Command("echo one"), Command("echo two"), Command("sleep 30")]
+    async for event in service.start([Target("srv", host, int(port))], commands, DispatchOptions(timeout=60)):
+        pass
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_dispatch_killed_mid_stream_has_every_answer_on_disk_with_the_writer_thread(tmp_path, remsvc_server):
+    child = subprocess.Popen([sys.executable, "-c", SERVICE_CHILD, remsvc_server.host, str(remsvc_server.port), str(tmp_path)],
+                             env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        journal = Journal(tmp_path)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and child.poll() is None:
+            history = journal.read_dispatches()
+            if history and len(history[0].results) == 2:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, child.stderr.read().decode(errors="replace")
+        child.kill()
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(timeout=10)
+        child.stderr.close()
+    (record,) = Journal(tmp_path).read_dispatches()
+    assert record.state == INTERRUPTED
+    assert [record.results[("srv", t)].out for t in (1, 2)] == ["one\n", "two\n"]

@@ -7,6 +7,7 @@ Precedence: ``AIRFLOW__{SECTION}__{KEY}`` environment variable, then ``$AIRFLOW_
 from __future__ import annotations
 
 import configparser
+import re
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,3 +51,39 @@ def get_option(
     if parser.has_option(section, key):
         return parser.get(section, key)
     return default
+
+
+def expand_value(value: str, env: Mapping[str, str] | None = None) -> str:
+    """Airflow's ``expand_env_var``: apply ``$VAR``/``${VAR}`` and ``~`` expansion until nothing changes.
+
+    Unset variables stay as written, as ``os.path.expandvars`` leaves them; ``env`` stands in for
+    the process environment so a caller can reason about another process's view.
+    """
+    env = os.environ if env is None else env
+    while True:
+        expanded = expand_user(_VAR.sub(lambda m: _lookup(m, env), value), env)
+        if expanded == value:
+            return expanded
+        value = expanded
+
+
+_VAR = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+
+
+def _lookup(match: re.Match[str], env: Mapping[str, str]) -> str:
+    name = match.group(1)
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    return env.get(name, match.group(0))
+
+
+def expand_user(value: str, env: Mapping[str, str]) -> str:
+    if not value.startswith("~"):
+        return value
+    head, sep, rest = value[1:].partition("/")
+    if head:
+        return os.path.expanduser(value)
+    home = env.get("HOME")
+    if home is None:
+        return os.path.expanduser(value)
+    return (home.rstrip("/") or "/") + (sep + rest if sep else "")

@@ -3,7 +3,7 @@
 These are the formats of Airflow's ``LocalFilesystemBackend``: a mapping of conn_id to a URI string
 or a field dict (JSON/YAML; a one-element list is accepted the way Airflow accepts it), or
 ``CONN_ID=value`` lines (``.env``). This module only reads the file and says where each entry came
-from; turning values into connections is ``console.airflow.connections``'s job. Any problem
+from; turning values into connections is ``console.airflow.conn_sources``'s job. Any problem
 rejects the whole file, so a half-read file never passes for a complete one.
 """
 
@@ -108,6 +108,10 @@ def _load_json(path: Path, text: str) -> dict[str, Any]:
         data = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
         raise FileFormatError(path, f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise FileFormatError(path, None, "invalid JSON: nested too deeply to read") from None
+    except ValueError as exc:
+        raise FileFormatError(path, None, f"invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise FileFormatError(path, "line 1", "the file must hold an object mapping connection ids to connections")
     return data
@@ -124,6 +128,10 @@ def _load_yaml(path: Path, text: str) -> tuple[dict[str, Any], dict[str, int]]:
         problem = exc.problem or exc.context or "syntax error"
         raise FileFormatError(path, where, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
+        raise FileFormatError(path, None, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise FileFormatError(path, None, "invalid YAML: nested too deeply to read") from None
+    except ValueError as exc:
         raise FileFormatError(path, None, f"invalid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise FileFormatError(path, "line 1", "the file must hold a mapping of connection ids to connections")

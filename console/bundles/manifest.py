@@ -4,7 +4,10 @@ Loading follows the coordinator: UTF-8, YAML safe-loaded, must be a mapping. Any
 manifest (patterns, required keys) does not stop Airflow from running the bundle, so it is reported
 as JSON Schema warnings with the JSON path, never as a rejection. Unknown keys are ignored as the
 spec requires. A manifest is untrusted input: YAML aliases can make a small text expand enormously,
-so everything walked here stays within a node budget.
+so everything walked here stays within a node budget, a large text is counted event by event before
+anything is built from it, and the dags and tasks a bundle may declare are bounded (a manifest past a
+bound is ``metadata_too_complex``, reported without building it). Integers too long to print in
+decimal (Python refuses more than 4,300 digits) load as ``BigInt``, which prints itself in hex.
 """
 
 from __future__ import annotations
@@ -15,19 +18,57 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
-
-import jsonschema
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .model import Status, ValidationWarning
 
 SCHEMA_RESOURCE = "bundle_metadata.schema.json"
 NODE_BUDGET = 1_000_000
 DEPTH_LIMIT = 64
+NESTING_LIMIT = 400
 MESSAGE_LIMIT = 240
+MAX_DAGS = 10_000
+MAX_TASKS = 100_000
+MAX_NODES = 250_000
+COUNT_FIRST_BYTES = 64 << 10
+BIG_INT_BITS = 4096
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import jsonschema
+    import yaml
+
+_Loader: type | None = None  # the YAML loader class; None means CSafeLoader when built, else SafeLoader
+
+
+class BigInt(int):
+    """An integer whose decimal form Python would refuse to build; it prints in hex, which has no limit."""
+
+    def __repr__(self) -> str:
+        return hex(self)
+
+    __str__ = __repr__
+
+
+def _loader() -> type:
+    """yaml and jsonschema are imported on first use: a warm scan answered from the report cache needs neither."""
+    import yaml
+
+    return _Loader or getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _construct_int(loader: yaml.BaseLoader, node: yaml.ScalarNode) -> int:
+    import yaml
+
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)
+    return BigInt(value) if value.bit_length() > BIG_INT_BITS else value
+
+
+@functools.cache
+def _with_printable_ints(base: type) -> type:
+    """``base`` (a safe loader class) whose integers never fail to print."""
+    loader = type(f"Printable{base.__name__}", (base,), {})
+    loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    return loader
 
 
 class ManifestError(Exception):
@@ -65,6 +106,8 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = load_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -79,12 +122,18 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_UNDECODABLE, f"manifest is not UTF-8 (invalid byte at offset {exc.start})"
         ) from None
+    import yaml
+
+    if len(raw) > COUNT_FIRST_BYTES:
+        _count_events(text)
     try:
-        data = yaml.load(text, Loader=_Loader)  # a safe loader (CSafeLoader when built)
+        data = yaml.load(text, Loader=_with_printable_ints(_loader()))  # a safe loader (CSafeLoader when built)
     except yaml.YAMLError as exc:
+        if "maximum nesting depth" in str(exc):
+            raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
         raise ManifestError(Status.METADATA_UNDECODABLE, f"manifest is not valid YAML: {_one_line(exc)}") from None
     except RecursionError:
-        raise ManifestError(Status.METADATA_UNDECODABLE, "manifest YAML is nested too deeply to load") from None
+        raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP) from None
     except (ValueError, TypeError, OverflowError) as exc:
         raise ManifestError(
             Status.METADATA_UNDECODABLE, f"manifest YAML holds a value that cannot be loaded: {_one_line(exc)}"
@@ -93,6 +142,9 @@ def parse_manifest(raw: bytes) -> Manifest:
         raise ManifestError(
             Status.METADATA_NOT_MAPPING, f"manifest is a YAML {_yaml_kind(data)}, not a mapping"
         )
+    deepest, deep_collection, over_budget = _shape(data)
+    if (deep_collection or over_budget) and _nested_deeper_than(text, NESTING_LIMIT):
+        raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP)
     manifest = Manifest(
         data=data,
         text=text,
@@ -101,7 +153,11 @@ def parse_manifest(raw: bytes) -> Manifest:
         dags={},
     )
     manifest.dags, key_warnings = _dag_tasks(data.get("dags"))
-    too_big = _Budget(NODE_BUDGET).exceeded_by(data)
+    too_big = None
+    if over_budget:
+        too_big = f"expands to more than {NODE_BUDGET:,} values through YAML aliases"
+    elif deepest > DEPTH_LIMIT:
+        too_big = f"is nested more than {DEPTH_LIMIT} levels deep"
     if too_big:
         manifest.warnings = [ValidationWarning("$", f"manifest {too_big}; schema validation skipped"), *key_warnings]
     else:
@@ -110,6 +166,84 @@ def parse_manifest(raw: bytes) -> Manifest:
         except RecursionError:
             manifest.warnings = [ValidationWarning("$", "manifest is nested too deeply to validate"), *key_warnings]
     return manifest
+
+
+_TOO_DEEP = (
+    f"manifest YAML nests collections more than {NESTING_LIMIT} levels deep; Airflow's pure-Python YAML "
+    "loader fails on such nesting (RecursionError at about 490 levels)"
+)
+
+
+def _count_events(text: str) -> None:
+    """Refuse a large manifest before loading it when it nests too deeply or holds too many values.
+
+    Loading builds every value at once (a 16 MiB manifest of 700,000 dags took gigabytes); the
+    event stream is counted one event at a time and stops at the first bound crossed.
+    """
+    import yaml
+
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_loader()):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > NESTING_LIMIT:
+                raise ManifestError(Status.METADATA_UNDECODABLE, _TOO_DEEP)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            continue
+        elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            continue
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"holds more than {MAX_NODES:,} YAML values"))
+
+
+def _shape(data: Any) -> tuple[int, bool, bool]:
+    """One walk of the loaded value (aliases counted each time they are reached).
+
+    Returns the deepest node depth seen (the root is 0), whether a collection sits ``NESTING_LIMIT``
+    levels down, and whether more than ``NODE_BUDGET`` values were reached; the walk stops at
+    either bound, so a self-referencing alias ends it too.
+    """
+    left = NODE_BUDGET
+    deepest = 0
+    stack = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        left -= 1
+        if left < 0:
+            return deepest, False, True
+        if depth > deepest:
+            deepest = depth
+        if isinstance(node, dict):
+            if depth >= NESTING_LIMIT:
+                return deepest, True, False
+            stack.extend((child, depth + 1) for child in node)
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, (list, tuple, set)):
+            if depth >= NESTING_LIMIT:
+                return deepest, True, False
+            stack.extend((child, depth + 1) for child in node)
+    return deepest, False, False
+
+
+def _nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether the YAML text itself nests more than ``limit`` collections (aliases add no nesting).
+
+    The limit is ours, not the YAML build's: libyaml stops at 1,000 levels where it has a limit at all,
+    and Airflow's pure-Python ``yaml.safe_load`` recurses once per level until Python's recursion limit.
+    """
+    import yaml
+
+    depth = 0
+    for event in yaml.parse(text, Loader=_loader()):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > limit:
+                return True
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+    return False
 
 
 def validate(data: Any) -> list[ValidationWarning]:
@@ -196,60 +330,46 @@ def _sdk_facts(sdk: Any) -> dict[str, str | None]:
 
 
 def _dag_tasks(dags: Any) -> tuple[dict[str, list[str]], list[ValidationWarning]]:
-    """dag_id → task_ids as Airflow keys them: only string dag_ids can ever match a task's dag_id."""
+    """dag_id → task_ids as Airflow keys them: only string dag_ids can ever match a task's dag_id.
+
+    Raises ``ManifestError(METADATA_TOO_COMPLEX)`` past ``MAX_DAGS`` dags or ``MAX_TASKS`` tasks
+    (aliases counted each time they are reached), before building anything larger.
+    """
     if not isinstance(dags, dict):
         return {}, []
+    if len(dags) > MAX_DAGS:
+        raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"declares {len(dags):,} dags"))
     result: dict[str, list[str]] = {}
     warnings: list[ValidationWarning] = []
-    budget = _Budget(NODE_BUDGET)
+    counted = 0
     for dag_id, entry in dags.items():
         if not isinstance(dag_id, str):
             warnings.append(
                 ValidationWarning(
-                    "$.dags", _clip(f"dag_id {dag_id!r} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match")
+                    "$.dags",
+                    _clip(f"dag_id {_clip(_scalar_text(dag_id), 64)} is a YAML {_yaml_kind(dag_id)}, not a string; it can never match"),
                 )
             )
             continue
         tasks = entry.get("tasks") if isinstance(entry, dict) else None
         names: list[str] = []
         if isinstance(tasks, list):
-            for task in tasks:
-                if not budget.spend(1):
-                    break
-                names.append(task if isinstance(task, str) else _scalar_text(task))
+            counted += len(tasks)
+            if counted > MAX_TASKS:
+                raise ManifestError(Status.METADATA_TOO_COMPLEX, _too_complex(f"declares more than {MAX_TASKS:,} tasks"))
+            names = [task if isinstance(task, str) else _clip(_scalar_text(task)) for task in tasks]
         result[dag_id] = names
     return result, warnings
 
 
-class _Budget:
-    """Counts values walked (aliases counted each time they are reached) up to a limit."""
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-    def spend(self, n: int) -> bool:
-        self.left -= n
-        return self.left >= 0
-
-    def exceeded_by(self, root: Any) -> str | None:
-        """Why walking ``root`` would be unsafe (too many values or too deep), or None."""
-        stack = [(root, 0)]
-        while stack:
-            if not self.spend(1):
-                return f"expands to more than {NODE_BUDGET:,} values through YAML aliases"
-            node, depth = stack.pop()
-            if depth > DEPTH_LIMIT:
-                return f"is nested more than {DEPTH_LIMIT} levels deep"
-            if isinstance(node, dict):
-                stack.extend((child, depth + 1) for child in node)
-                stack.extend((child, depth + 1) for child in node.values())
-            elif isinstance(node, (list, tuple, set)):
-                stack.extend((child, depth + 1) for child in node)
-        return None
+def _too_complex(what: str) -> str:
+    return f"manifest {what}; this console analyses at most {MAX_DAGS:,} dags and {MAX_TASKS:,} tasks per bundle"
 
 
 def _scalar_text(value: Any) -> str:
     """Text for a scalar; a collection is named, never expanded (it may be an alias bomb)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > BIG_INT_BITS:
+        return hex(value)
     if isinstance(value, (str, int, float, bool)):
         return str(value)
     if isinstance(value, datetime.date):
@@ -279,5 +399,5 @@ def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+def _clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

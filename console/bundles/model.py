@@ -7,9 +7,14 @@ Airflow's coordinator would meet the files, which is what dag_id resolution depe
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any
+
+
+class ScanCancelled(Exception):
+    """Raised inside a reader or worker to stop hashing once the caller cancelled the scan."""
 
 
 class Status(str, enum.Enum):
@@ -23,11 +28,13 @@ class Status(str, enum.Enum):
     BAD_REGIONS = "bad_regions"
     HASH_MISMATCH = "hash_mismatch"
     METADATA_TOO_LARGE = "metadata_too_large"
+    METADATA_TOO_COMPLEX = "metadata_too_complex"
     METADATA_UNDECODABLE = "metadata_undecodable"
     METADATA_NOT_MAPPING = "metadata_not_mapping"
     SCHEMA_VERSION_MISSING = "schema_version_missing"
     SCHEMA_VERSION_UNKNOWN = "schema_version_unknown"
     UNREADABLE = "unreadable"
+    SCAN_ERROR = "scan_error"
 
     @property
     def is_rejection(self) -> bool:
@@ -71,6 +78,7 @@ class BundleReport:
     mtime_ns: int | None = None
     ino: int | None = None
     dev: int | None = None
+    ctime_ns: int | None = None
     executable: bool = True
     footer_ver: int | None = None
     source_len: int | None = None
@@ -80,6 +88,7 @@ class BundleReport:
     binary_sha256: str | None = None
     actual_sha256: str | None = None
     digest_cached: bool = False
+    report_cached: bool = False
     source_name: str | None = None
     sdk: dict[str, str | None] = field(default_factory=dict)
     schema_version: str | None = None
@@ -87,9 +96,21 @@ class BundleReport:
     warnings: list[ValidationWarning] = field(default_factory=list)
 
     @property
-    def identity(self) -> tuple[int | None, int | None, int | None, int | None]:
-        """What changes when a file is replaced or rewritten: (dev, inode, mtime_ns, size)."""
-        return (self.dev, self.ino, self.mtime_ns, self.size)
+    def identity(self) -> tuple[int | None, int | None, int | None, int | None, int | None]:
+        """What changes when a file is replaced or rewritten: (dev, inode, mtime_ns, ctime_ns, size).
+
+        ``ctime`` is in it because a rewrite in place can restore the mtime but never the ctime.
+        """
+        return (self.dev, self.ino, self.mtime_ns, self.ctime_ns, self.size)
+
+    def to_cache(self) -> list[Any]:
+        """Every field in declaration order as JSON-ready values, for the report cache (compact to load)."""
+        values = [getattr(self, name) for name in _REPORT_FIELD_NAMES]
+        values[_STATUS] = self.status.value
+        values[_SDK] = dict(self.sdk)
+        values[_DAGS] = {dag_id: list(tasks) for dag_id, tasks in self.dags.items()}
+        values[_WARNINGS] = [[w.path, w.message] for w in self.warnings]
+        return values
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +131,36 @@ class BundleReport:
             "dags": {dag_id: list(tasks) for dag_id, tasks in self.dags.items()},
             "warnings": [w.to_json() for w in self.warnings],
         }
+
+    @classmethod
+    def from_cache(cls, values: Any) -> BundleReport:
+        """A report written by ``to_cache``; anything else raises ``ValueError`` (or TypeError)."""
+        if type(values) is not list or len(values) != len(_REPORT_TYPES):
+            raise ValueError("not a cached report")
+        for value, kind in zip(values, _REPORT_TYPES):
+            if not isinstance(value, kind):
+                raise ValueError("a cached report field is malformed")
+        for tasks in values[_DAGS].values():
+            if type(tasks) is not list or not all(type(t) is str for t in tasks):
+                raise ValueError("cached report dags are malformed")
+        if not all(v is None or type(v) is str for v in values[_SDK].values()):
+            raise ValueError("cached report sdk is malformed")
+        report = cls(*values)
+        report.status = Status(values[_STATUS])
+        report.warnings = [ValidationWarning(str(path), str(message)) for path, message in values[_WARNINGS]]
+        return report
+
+
+_REPORT_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(BundleReport))
+_OPT_INT = (int, type(None))
+_OPT_STR = (str, type(None))
+_FIELD_TYPES: dict[str, Any] = {
+    "path": str, "status": str, "reason": str, "root": str, "executable": bool, "digest_cached": bool,
+    "report_cached": bool, "sdk": dict, "dags": dict, "warnings": list,
+    "binary_sha256": _OPT_STR, "actual_sha256": _OPT_STR, "source_name": _OPT_STR, "schema_version": _OPT_STR,
+}
+_REPORT_TYPES = tuple(_FIELD_TYPES.get(name, _OPT_INT) for name in _REPORT_FIELD_NAMES)
+_STATUS, _SDK, _DAGS, _WARNINGS = (_REPORT_FIELD_NAMES.index(n) for n in ("status", "sdk", "dags", "warnings"))
 
 
 @dataclass(frozen=True)
@@ -179,6 +230,7 @@ class ScanResult:
     walk_errors: list[str] = field(default_factory=list)
     bytes_hashed: int = 0
     cache_hits: int = 0
+    reports_cached: int = 0
     elapsed_s: float = 0.0
     cancelled: bool = False
 

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ..settings import CONFIG_ENV, ENV_PREFIX, default_config_path
 from .digest_cache import DEFAULT_MAX_ENTRIES
 
@@ -71,6 +69,8 @@ def _read(path: Path, explicit: bool, warnings: list[str]) -> dict[object, objec
     except (OSError, UnicodeDecodeError) as exc:
         warnings.append(f"{path}: cannot read config file: {getattr(exc, 'strerror', None) or exc}")
         return {}
+    import yaml  # only when there is a file: a scan given its roots needs no YAML until a manifest
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:

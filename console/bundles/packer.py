@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .manifest import ManifestError, parse_manifest, schema_version_problem, validate
+from .manifest import BigInt, ManifestError, parse_manifest, schema_version_problem, validate
 from .model import ValidationWarning
 from .trailer import MAGIC, MAX_REGION_LEN, TRAILER_SIZE, build_trailer
 
@@ -41,9 +41,17 @@ class PackResult:
     warnings: list[ValidationWarning] = field(default_factory=list)
 
 
+class _CanonicalDumper(yaml.SafeDumper):
+    """The safe dumper, plus integers too long for decimal text (loaded as ``BigInt``), written in hex."""
+
+
+_CanonicalDumper.add_representer(BigInt, lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:int", hex(value)))
+
+
 def canonical_manifest(manifest: Mapping[str, Any]) -> bytes:
     """The manifest as sorted-key block YAML, UTF-8: the spec's canonical, deterministic form."""
-    return yaml.safe_dump(dict(manifest), sort_keys=True, default_flow_style=False, allow_unicode=True).encode("utf-8")
+    text = yaml.dump(dict(manifest), Dumper=_CanonicalDumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return text.encode("utf-8")
 
 
 def bundle_bytes(binary: bytes, source: bytes = b"", manifest: Mapping[str, Any] | bytes = b"") -> bytes:

@@ -4,6 +4,10 @@ The file is opened once: the fd is stat'ed, the trailer, the binary-region hash 
 miss) and the manifest are all read through it, so a bundle replaced mid-scan is judged as one
 consistent file. Reads never go past the size the fd reported, whatever the trailer claims, and the
 manifest read is capped. Bundles are only ever read, never executed.
+
+A report is remembered under the file's full identity (see ``digest_cache``), so an unchanged file
+is answered without opening it. Whatever goes wrong inside, a file gets a report: an unexpected
+error becomes its ``scan_error`` status with the reason, never a missing entry or a crashed scan.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .digest_cache import DigestCache, DigestKey
-from .manifest import Manifest, ManifestError, parse_manifest, schema_version_problem
-from .model import BundleReport, Status
+from .digest_cache import DigestCache, digest_key, file_key
+from .model import BundleReport, ScanCancelled, Status
 from .schema_versions import SchemaVersions, UnknownSchemaVersion
 from .trailer import FOOTER_VERSION, MAGIC, TRAILER_SIZE, Trailer
 
+if TYPE_CHECKING:  # the manifest module (YAML, JSON Schema) loads when a manifest is read, not for a cached report
+    from .manifest import Manifest
+
 METADATA_CAP = 16 << 20
+REASON_LIMIT = 240
 HASH_CHUNK = 1 << 20
 
 OnHashed = Callable[[int], None]
@@ -63,7 +71,54 @@ def read_path(
     source_cap: int = 0,
     require_executable: bool = True,
 ) -> Reading:
-    """Classify the file at ``path``; ``path_stat`` is the walker's stat (following symlinks), if it has one."""
+    """Classify the file at ``path``; ``path_stat`` is the walker's stat (following symlinks), if it has one.
+
+    Never raises except ``ScanCancelled`` (and what is not an ``Exception``, like KeyboardInterrupt).
+    """
+    try:
+        return _read_path(
+            path,
+            root=root,
+            path_stat=path_stat,
+            versions=versions,
+            digests=digests,
+            metadata_cap=metadata_cap,
+            on_hashed=on_hashed,
+            keep_regions=keep_regions,
+            source_cap=source_cap,
+            require_executable=require_executable,
+        )
+    except ScanCancelled:
+        raise
+    except Exception as exc:
+        return Reading(scan_error(path, root, exc))
+
+
+def scan_error(path: str, root: str, exc: BaseException) -> BundleReport:
+    """The report for a file whose reading failed in a way the reader did not foresee."""
+    try:
+        detail = " ".join(str(exc).split())
+    except Exception:  # even the message of an exception can fail to print
+        detail = ""
+    reason = f"unexpected error while reading: {type(exc).__name__}{': ' + detail if detail else ''}"
+    if len(reason) > REASON_LIMIT:
+        reason = reason[: REASON_LIMIT - 1] + "…"
+    return BundleReport(path, Status.SCAN_ERROR, reason, root=root)
+
+
+def _read_path(
+    path: str,
+    *,
+    root: str,
+    path_stat: os.stat_result | None,
+    versions: SchemaVersions,
+    digests: DigestCache | None,
+    metadata_cap: int,
+    on_hashed: OnHashed | None,
+    keep_regions: bool,
+    source_cap: int,
+    require_executable: bool,
+) -> Reading:
     if path_stat is None:
         try:
             path_stat = os.stat(path)
@@ -80,6 +135,13 @@ def read_path(
         )
         _fill_stat(report, path_stat)
         return Reading(report)
+    absolute = os.path.abspath(path)
+    if digests is not None and not keep_regions and metadata_cap == METADATA_CAP:
+        cached = digests.report(file_key(absolute, path_stat), versions.fingerprint)
+        if cached is not None:
+            cached.root = root
+            cached.executable = executable
+            return Reading(cached)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
@@ -107,6 +169,9 @@ def read_path(
             source_cap=source_cap,
         )
         reading.report.executable = executable
+        report = reading.report
+        if digests is not None and metadata_cap == METADATA_CAP and report.status not in _NOT_REMEMBERED:
+            digests.put_report(file_key(absolute, st), versions.fingerprint, report)
         return reading
     finally:
         os.close(fd)
@@ -173,7 +238,7 @@ def read_bundle(
     report.source_start = regions.source_start
     report.metadata_start = regions.metadata_start
 
-    key: DigestKey = (os.path.abspath(path), regions.source_start, st.st_ino, st.st_mtime_ns, size)
+    key = digest_key(os.path.abspath(path), regions.source_start, st)
     actual = digests.get(key) if digests is not None else None
     report.digest_cached = actual is not None
     if actual is None:
@@ -206,6 +271,8 @@ def read_bundle(
     if manifest_status is not None:
         return finish(manifest_status, manifest_reason)
     assert reading.manifest is not None
+    from .manifest import schema_version_problem
+
     version, problem = schema_version_problem(reading.manifest.data.get("sdk"))
     if version is None:
         return finish(Status.SCHEMA_VERSION_MISSING, problem or "sdk.supervisor_schema_version is missing")
@@ -243,6 +310,8 @@ def _read_manifest(
     fd: int, reading: Reading, metadata_start: int, cap: int, keep: bool
 ) -> tuple[Status | None, str]:
     """Load the manifest into ``reading``; return the failing status and reason, or ``(None, "")``."""
+    from .manifest import ManifestError, parse_manifest
+
     report = reading.report
     assert report.metadata_len is not None
     if report.metadata_len > cap:
@@ -281,9 +350,13 @@ def _pread_exact(fd: int, n: int, offset: int) -> bytes:
     return b"".join(parts)
 
 
+_NOT_REMEMBERED = (Status.UNREADABLE, Status.SCAN_ERROR)
+
+
 def _fill_stat(report: BundleReport, st: os.stat_result) -> None:
     report.size = st.st_size
     report.mtime_ns = st.st_mtime_ns
+    report.ctime_ns = st.st_ctime_ns
     report.ino = st.st_ino
     report.dev = st.st_dev
 

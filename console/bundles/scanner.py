@@ -9,27 +9,25 @@ buffers, so two workers hash two bundles at once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from .digest_cache import DigestCache
-from .model import BundleReport, RootInfo, ScanProgress, ScanResult
-from .reader import METADATA_CAP, read_path, stat_failure
+from .digest_cache import DigestCache, file_key
+from .model import BundleReport, RootInfo, ScanCancelled, ScanProgress, ScanResult
+from .reader import METADATA_CAP, read_path, scan_error, stat_failure
 from .roots import RootSpec
 from .schema_versions import SchemaVersions
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 OnProgress = Callable[[ScanProgress], None]
 PROGRESS_BYTES = 8 << 20
 INLINE_BYTES = 256 << 10
-
-
-class ScanCancelled(Exception):
-    """Raised inside a worker to stop hashing once the caller cancelled the scan."""
 
 
 class Scanner:
@@ -95,6 +93,8 @@ class Scanner:
                 continue
             if stat.S_ISDIR(st.st_mode) and not os.access(path, os.R_OK | os.X_OK):
                 infos.append(RootInfo(path, spec.origin, exists=True, error="permission denied"))
+            elif not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+                infos.append(RootInfo(path, spec.origin, exists=True, error=f"is a {_kind(st.st_mode)}, not a directory or regular file"))
             else:
                 infos.append(RootInfo(path, spec.origin))
         return infos
@@ -111,31 +111,43 @@ class Scanner:
         tracker = _Progress(on_progress, progress_interval, cancel)
         result = ScanResult(roots=self.root_infos(), bundles=[])
         slots: list[BundleReport | Future[BundleReport]] = []
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bundle-scan") as pool:
+        where: list[tuple[str, str]] = []
+        pool: ThreadPoolExecutor | None = None  # started at the first file to hash: a warm scan needs none
+        try:
             for path, root, st in self.walk(result.walk_errors):
                 if cancel is not None and cancel.is_set():
                     break
                 tracker.found()
+                where.append((path, root))
                 if isinstance(st, OSError):
                     slots.append(stat_failure(path, root, st))
                     tracker.done(path)
                 elif self._cheap(path, st):
-                    slots.append(self._classify(path, root, st, tracker))
+                    try:
+                        slots.append(self._classify(path, root, st, tracker))
+                    except ScanCancelled:
+                        where.pop()
+                        break
                 else:
+                    if pool is None:
+                        from concurrent.futures import ThreadPoolExecutor
+
+                        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="bundle-scan")
                     slots.append(pool.submit(self._classify, path, root, st, tracker))
             tracker.walk_finished()
-            for slot in slots:
-                if isinstance(slot, Future):
-                    if cancel is not None and cancel.is_set():
-                        slot.cancel()
-                    try:
-                        slot = slot.result()
-                    except Exception:  # a cancelled or aborted file has no report
+            for slot, (path, root) in zip(slots, where):
+                if not isinstance(slot, BundleReport):
+                    slot = self._collect(slot, path, root, cancel)
+                    if slot is None:
                         continue
                 result.bundles.append(slot)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         result.cancelled = bool(cancel is not None and cancel.is_set())
         result.bytes_hashed = tracker.bytes_hashed
         result.cache_hits = sum(1 for r in result.bundles if r.digest_cached)
+        result.reports_cached = sum(1 for r in result.bundles if r.report_cached)
         result.elapsed_s = time.perf_counter() - started
         tracker.final()
         return result
@@ -148,15 +160,31 @@ class Scanner:
         progress_interval: float = 0.05,
     ) -> ScanResult:
         """``scan`` in a thread, so an event loop (the UI's) stays responsive while gigabytes are hashed."""
+        import asyncio  # only the UI awaits scans; the command line never loads asyncio
+
         return await asyncio.to_thread(
             self.scan, on_progress=on_progress, cancel=cancel, progress_interval=progress_interval
         )
+
+    @staticmethod
+    def _collect(future: Future[BundleReport], path: str, root: str, cancel: threading.Event | None) -> BundleReport | None:
+        """A worker's report; None when the scan was cancelled before it finished."""
+        from concurrent.futures import CancelledError
+
+        if cancel is not None and cancel.is_set():
+            future.cancel()
+        try:
+            return future.result()
+        except (ScanCancelled, CancelledError):  # a cancelled scan is marked so by the caller
+            return None
+        except Exception as exc:  # no file drops out of a scan: the error is its report
+            return scan_error(path, root, exc)
 
     def _cheap(self, path: str, st: os.stat_result) -> bool:
         """Small or already-verified files cost less than a hand-off to a thread; only hashing pays for one."""
         if st.st_size < INLINE_BYTES:
             return True
-        return self.digests is not None and self.digests.knows(path, st.st_ino, st.st_mtime_ns, st.st_size)
+        return self.digests is not None and self.digests.knows(file_key(os.path.abspath(path), st))
 
     def _classify(self, path: str, root: str, st: os.stat_result, tracker: _Progress) -> BundleReport:
         tracker.current = path
@@ -171,6 +199,13 @@ class Scanner:
         ).report
         tracker.done(path)
         return report
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
 
 
 class _Progress:

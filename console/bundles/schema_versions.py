@@ -7,8 +7,11 @@ asked (it is the authority); otherwise a built-in list, extendable from the cons
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 
@@ -43,6 +46,14 @@ class SchemaVersions:
     def known(self) -> frozenset[str]:
         return frozenset(self._known)
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """What a resolution depends on, without importing Airflow: cached reports are keyed by it."""
+        if self._migrator is not None and not self._use_airflow:
+            return f"migrator:{id(self._migrator)}"
+        sdk = _installed_versions("apache_airflow_task_sdk") if self._use_airflow else "none"
+        return f"known:{','.join(sorted(self._known))};task-sdk:{sdk}"
+
     @property
     def source(self) -> str:
         return AIRFLOW_SOURCE if self._resolver() is not None else BUILTIN_SOURCE
@@ -71,6 +82,19 @@ class SchemaVersions:
                     self._migrator = airflow_migrator() if self._use_airflow else None
                     self._looked = True
         return self._migrator
+
+
+def _installed_versions(distribution: str) -> str:
+    """The ``*.dist-info`` names of ``distribution`` on ``sys.path`` (importlib.metadata costs more to import)."""
+    found = []
+    prefix = distribution.lower() + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        found.extend(n for n in names if n.lower().startswith(prefix) and n.endswith(".dist-info"))
+    return ",".join(sorted(found)) or "none"
 
 
 def airflow_migrator() -> Resolve | None:

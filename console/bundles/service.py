@@ -1,26 +1,24 @@
 """The one object the Bundles pane and the ``bundles`` subcommand talk to.
 
-It owns the roots, the schema-version resolver and the persistent digest cache, keeps the last scan
-for resolution and diffs, and saves the cache after every scan so the next process starts warm.
+It owns the roots, the schema-version resolver and the digest/report cache (persistent unless turned
+off, in memory always, so a rescan never re-hashes an unchanged file), keeps the last scan for
+resolution and diffs, and saves the cache after every scan so the next process starts warm.
 Every method is plain Python; the ``*_async`` variants run the blocking work in a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .detail import load_detail
 from .digest_cache import DEFAULT_MAX_ENTRIES, DigestCache
 from .model import BundleDetail, BundleReport, ScanResult
-from .options import load_bundle_options
 from .resolve import Resolution, dag_index, resolve_dag
-from .roots import RootSpec, discover_roots
+from .roots import RootSpec
 from .scanner import OnProgress, Scanner
 from .schema_versions import SchemaVersions
-from .watch import ScanDiff, diff_scans
+from .watch import ScanDiff, Watcher
 
 
 class BundleService:
@@ -39,12 +37,16 @@ class BundleService:
     ) -> None:
         self.roots = list(roots)
         self.versions = versions or SchemaVersions()
-        self.digests = DigestCache.open(cache_path, max_entries=cache_max_entries) if use_cache else None
+        if use_cache:
+            self.digests = DigestCache.open(cache_path, max_entries=cache_max_entries)
+        else:
+            self.digests = DigestCache(None, max_entries=cache_max_entries)
         self.warnings = list(warnings)
-        if self.digests is not None and self.digests.discarded:
+        if self.digests.discarded:
             self.warnings.append(self.digests.discarded)
         self.scanner = Scanner(self.roots, versions=self.versions, digests=self.digests, workers=workers)
         self.last: ScanResult | None = None
+        self.watcher = Watcher(self)
         self._by_path: dict[str, BundleReport] = {}
         self._lock = threading.Lock()
 
@@ -61,6 +63,9 @@ class BundleService:
         workers: int | None = None,
     ) -> BundleService:
         """Roots from ``arguments``, else the config file, else Airflow's ``[sdk] coordinators``."""
+        from .options import load_bundle_options  # reads YAML settings: not needed by a scan given its roots
+        from .roots import discover_roots
+
         options, warnings = load_bundle_options(config_path, env=env)
         found = discover_roots(arguments, options.roots, config_origin=options.roots_origin, env=env, cfg_path=airflow_cfg)
         return cls(
@@ -97,27 +102,34 @@ class BundleService:
         self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
     ) -> tuple[ScanResult, ScanDiff]:
         """Scan again and say what changed since ``last`` (everything is "added" on the first scan)."""
-        previous = self.last
-        result = self.scan(on_progress=on_progress, cancel=cancel)
-        return result, diff_scans(previous or ScanResult(roots=result.roots, bundles=[]), result)
+        self.watcher.previous = self.last
+        return self.watcher.poll(on_progress=on_progress, cancel=cancel)
 
     async def scan_async(
         self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
     ) -> ScanResult:
+        import asyncio  # only the UI awaits scans; the command line never loads asyncio
+
         return await asyncio.to_thread(self.scan, on_progress=on_progress, cancel=cancel)
 
     async def rescan_async(
         self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None
     ) -> tuple[ScanResult, ScanDiff]:
+        import asyncio  # only the UI awaits scans; the command line never loads asyncio
+
         return await asyncio.to_thread(self.rescan, on_progress=on_progress, cancel=cancel)
 
     def detail(self, path: str) -> BundleDetail:
         """Trailer, manifest text, warnings and inert source of one file (cached digest reused)."""
+        from .detail import load_detail
+
         report = self._by_path.get(path)
         root = report.root if report else ""
         return load_detail(path, root=root, versions=self.versions, digests=self.digests)
 
     async def detail_async(self, path: str) -> BundleDetail:
+        import asyncio  # only the UI awaits scans; the command line never loads asyncio
+
         return await asyncio.to_thread(self.detail, path)
 
     def resolve(self, dag_id: str) -> Resolution:
@@ -131,8 +143,6 @@ class BundleService:
 
     def save_cache(self) -> str | None:
         """Persist new digests; a failure is returned as one line (and kept in ``warnings``)."""
-        if self.digests is None:
-            return None
         error = self.digests.save()
         if error:
             self.warnings.append(error)

@@ -1,21 +1,27 @@
-"""Rescans compared with the previous one: which bundles appeared, were replaced, changed or went away.
+"""Following the roots: rescans compared with the previous one, so redeploys are announced as they happen.
 
 Only files Airflow would look at count (everything except ``not_bundle``/``not_executable``); a
 bundle made non-executable therefore shows as removed, which is what it is to the coordinator. A
-replaced file has a new (inode, mtime, size) identity, so its digest-cache key changes and it is
-re-verified by the rescan itself.
+replaced or rewritten file has a new (device, inode, mtime, ctime, size) identity, so its cache key
+changes and the rescan re-verifies it; an unchanged file is answered from the report cache after a
+stat, which is what makes polling every few seconds cheap (no filesystem notifications are needed).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from .model import BundleReport, ScanResult
-from .scanner import OnProgress, Scanner
+from .scanner import OnProgress
+
+if TYPE_CHECKING:
+    import asyncio
+
+WATCH_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -50,22 +56,32 @@ def diff_scans(old: ScanResult, new: ScanResult) -> ScanDiff:
     return diff
 
 
+class Scans(Protocol):
+    """What a watcher rescans: a ``Scanner`` or a ``BundleService``."""
+
+    def scan(self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None) -> ScanResult: ...
+
+
 class Watcher:
     """Rescans on demand or on an interval, keeping the last result to diff against."""
 
-    def __init__(self, scanner: Scanner, previous: ScanResult | None = None) -> None:
+    def __init__(self, scanner: Scans, previous: ScanResult | None = None) -> None:
         self.scanner = scanner
         self.previous = previous
 
     def poll(self, *, on_progress: OnProgress | None = None, cancel: threading.Event | None = None) -> tuple[ScanResult, ScanDiff]:
+        """Scan once and diff against the previous complete scan (everything is "added" the first time)."""
         result = self.scanner.scan(on_progress=on_progress, cancel=cancel)
         previous = self.previous or ScanResult(roots=result.roots, bundles=[])
-        if not result.cancelled:
-            self.previous = result
+        if result.cancelled:
+            return result, ScanDiff()
+        self.previous = result
         return result, diff_scans(previous, result)
 
     async def watch(self, interval: float, *, stop: asyncio.Event | None = None) -> AsyncIterator[tuple[ScanResult, ScanDiff]]:
         """Yield ``(result, diff)`` for the first scan and then every ``interval`` seconds until ``stop`` is set."""
+        import asyncio
+
         while stop is None or not stop.is_set():
             yield await asyncio.to_thread(self.poll)
             if stop is None:

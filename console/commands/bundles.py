@@ -16,20 +16,20 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..bundles.demo import make_demo_bundles
 from ..bundles.model import BundleDetail, BundleReport, ScanProgress, ScanResult, Status
-from ..bundles.packer import PackError, load_manifest_file, pack
 from ..bundles.resolve import SELECTED, Resolution, dag_index, resolve_dag
-from ..bundles.roots import RootSpec
-from ..bundles.service import BundleService
-from ..bundles.watch import ScanDiff
 from ..safetext import decode_lenient, inert
+
+if TYPE_CHECKING:  # the service pulls in YAML and JSON Schema: imported when a verb runs, not for --help
+    from ..bundles.service import BundleService
+    from ..bundles.watch import ScanDiff
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
 SUMMARY_DAGS = 6
 
 USAGE = """\
@@ -48,7 +48,9 @@ forms:
 
 statuses: ok, not_bundle, not_executable (both hidden unless --all), unsupported_footer_version,
   reserved_nonzero, bad_regions, hash_mismatch, metadata_too_large, metadata_undecodable,
-  metadata_not_mapping, schema_version_missing, schema_version_unknown, unreadable
+  metadata_not_mapping, schema_version_missing, schema_version_unknown, unreadable,
+  metadata_too_complex (over 10,000 dags, 100,000 tasks or 250,000 YAML values: not analysed),
+  scan_error (an unexpected error while reading that file; the reason says which)
 
 --json prints {"roots": [{"path","origin","exists","error"}], "bundles": [{"path","root","status",
   "reason","size","mtime_ns","source_name","source_len","metadata_len","footer_ver","binary_sha256",
@@ -56,12 +58,15 @@ statuses: ok, not_bundle, not_executable (both hidden unless --all), unsupported
   {"selected","candidates":[{"path","status","outcome","reason"}],"ambiguous","error"}},
   "warnings": [...]}
 
-digests are cached in $XDG_CACHE_HOME/remsvc-console/bundle-digests.json (--no-cache bypasses it).
+digests and whole reports are cached in $XDG_CACHE_HOME/remsvc-console/bundle-digests.json, keyed
+by path, device, inode, size, mtime and ctime (--no-cache bypasses it).
 
 exit status:
   0  every bundle found is accepted (and --dag resolves to exactly one bundle)
   1  some bundle is rejected, or --dag resolves to no bundle or is ambiguous
-  2  usage error, unreadable or missing root or file, or packing failed"""
+  2  usage error, a root that is missing, unreadable or not a directory or regular file, a directory
+     under a root that cannot be listed, an unreadable file given to inspect, or packing failed
+  141  the reader of the output went away (a pipe into head, say); nothing more is printed"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,6 +98,19 @@ def run(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    try:
+        code = _run_verb(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as a pipeline expects; nothing is left to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _run_verb(args: argparse.Namespace) -> int:
     verb = args.operands[0] if args.operands else None
     if verb == "pack":
         return _run_pack(args)
@@ -104,15 +122,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    from ..bundles.service import BundleService
+
     if args.interval <= 0:
         return _usage("--interval must be positive")
     if args.watch and args.json:
         return _usage("--watch prints changes as text; it cannot be combined with --json")
+    if any(not operand for operand in args.operands):
+        return _usage("an empty ROOT names no directory; give a path (use . for the current directory)")
     demo_dir: str | None = None
     roots: Sequence[str] = args.operands
     if args.demo:
         if roots:
             return _usage("--demo scans its own sample directory; give no ROOT with it")
+        from ..bundles.demo import make_demo_bundles
+
         demo_dir = tempfile.mkdtemp(prefix="remsvc-console-demo-bundles-")
         make_demo_bundles(Path(demo_dir))
         roots = [demo_dir]
@@ -165,7 +189,7 @@ def _report_scan(args: argparse.Namespace, service: BundleService, result: ScanR
         print(json.dumps(document, indent=2, ensure_ascii=True))
     else:
         _print_scan(result, listed, dags, detailed_dag=args.dag)
-    if any(not info.exists or info.error for info in result.roots):
+    if any(not info.exists or info.error for info in result.roots) or result.walk_errors:
         return EXIT_USAGE
     if result.rejected:
         return EXIT_REJECTED
@@ -183,7 +207,7 @@ def _print_scan(result: ScanResult, listed: list[BundleReport], dags: dict[str, 
         note = f"  ! {info.error}" if info.error else ""
         _emit(out, f"  {info.path}  ({info.origin}){note}")
     for error in result.walk_errors:
-        _emit(out, f"  ! {error}")
+        _emit(out, f"  ! {error}: the files in it were not scanned")
     _emit(out, "")
     if listed:
         width = max(len(r.status.value) for r in listed)
@@ -285,6 +309,9 @@ def _print_diff(diff: ScanDiff) -> None:
 
 
 def _run_inspect(args: argparse.Namespace) -> int:
+    from ..bundles.roots import RootSpec
+    from ..bundles.service import BundleService
+
     if len(args.operands) != 2:
         return _usage("usage: bundles inspect PATH")
     if args.dag is not None or args.all or args.watch or args.demo:
@@ -380,6 +407,8 @@ def _print_detail(detail: BundleDetail) -> None:
 
 
 def _run_pack(args: argparse.Namespace) -> int:
+    from ..bundles.packer import PackError, load_manifest_file, pack
+
     if len(args.operands) != 2:
         return _usage("usage: bundles pack EXECUTABLE --manifest FILE -o OUT [--source FILE]")
     if args.manifest is None or args.output is None:

@@ -12,28 +12,29 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from ..airflow.connections import (
-    ENV_PREFIX,
-    FILE_ENV_VAR,
-    MASK,
-    ConnectionLookupError,
-    ResolvedConnection,
-    mask_extras,
-    masked_uri,
-    resolve_connection,
-    scan_connections,
-)
+from ..airflow.conn_model import ENV_PREFIX, FILE_ENV_VAR, MASK, ConnectionLookupError, ResolvedConnection
+from ..airflow.conn_render import describe, mask_extras, masked_uri, secrets_of
+from ..airflow.conn_sources import resolve_connection, scan_connections
 from ..remsvc.report import EXIT_CONNECTION_CONFIG, EXIT_OK, EXIT_USAGE
 from ..safetext import inert
 
 EPILOG = f"""\
-sources, in Airflow's order: the {ENV_PREFIX}<ID> environment variable, then the connections file
-(--connections-file, or ${FILE_ENV_VAR}).
+sources, in the order Airflow's Connection.get_connection_from_secrets searches them:
+  1  the [secrets] backend of airflow.cfg / AIRFLOW__SECRETS__BACKEND (LocalFilesystemBackend is
+     read directly; any other backend is asked through Airflow)
+  2  the {ENV_PREFIX}<ID> environment variable
+  3  the console's connections file (--connections-file, or ${FILE_ENV_VAR})
+  4  Airflow's metadata DB, through Airflow (airflow_python setting or $REMSVC_CONSOLE_AIRFLOW_PYTHON,
+     else Airflow importable here, else the python behind `airflow` on PATH)
+`list` shows 1 (local files), 2 and 3; `show ID` searches all four. Each says where a connection came from.
+
+channel rules (the RemSvc provider hook's): TLS when bool(use_ssl), so any non-empty string, "false"
+included, means TLS; port `port or 50051`; bearer_token sent when non-empty.
 
 exit status:
   0  resolved (warnings, if any, are printed to stderr)
   2  usage error
-  3  connection not found, or malformed (unreadable variable or connections file)
+  3  connection not found, or malformed (unreadable variable or connections file), or Airflow failed
 """
 
 
@@ -80,9 +81,10 @@ def list_main(args: argparse.Namespace) -> int:
     errors = [str(e) for e in scan.errors]
     if args.json:
         payload = {
-            "connections": [c.describe() for c in scan.connections],
+            "connections": [describe(c) for c in scan.connections],
             "errors": errors,
             "file": str(scan.file) if scan.file else None,
+            "not_listed": scan.unlisted,
         }
         _write(sys.stdout, json.dumps(payload, indent=2), secrets)
     elif scan.connections:
@@ -93,7 +95,9 @@ def list_main(args: argparse.Namespace) -> int:
     else:
         file_part = f" and {scan.file}" if scan.file else f" (no connections file; --connections-file or {FILE_ENV_VAR})"
         where = f"{ENV_PREFIX}* variables{file_part}"
-        _write(sys.stderr, f"no connections found in {where}", secrets)
+        _write(sys.stderr, _safe(f"no connections found in {where}"), secrets)
+    if not args.json:
+        _write(sys.stderr, _safe(f"not listed (resolved by id with conn show ID): {', '.join(scan.unlisted)}"), secrets)
     for error in errors:
         _error(error, secrets)
     return EXIT_CONNECTION_CONFIG if errors else EXIT_OK
@@ -107,7 +111,7 @@ def show_main(args: argparse.Namespace) -> int:
         return EXIT_CONNECTION_CONFIG
     secrets = _secrets_of([conn])
     if args.json:
-        _write(sys.stdout, json.dumps(conn.describe(), indent=2), secrets)
+        _write(sys.stdout, json.dumps(describe(conn), indent=2), secrets)
         return EXIT_OK
     _write(sys.stdout, _details(conn), secrets)
     if conn.warnings:
@@ -167,7 +171,7 @@ def _safe(text: str) -> str:
 def _secrets_of(connections: Iterable[ResolvedConnection]) -> set[str]:
     found: set[str] = set()
     for conn in connections:
-        found |= conn.secrets()
+        found |= secrets_of(conn)
     return found
 
 

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", metavar="INI", help="RemSvc server INI: [server] [tls] [auth] [allowlist] [denylist]")
     parser.add_argument("--host", help="address to bind (default: [server] host, else 127.0.0.1)")
     parser.add_argument("--port", metavar="N", help="port to bind; 0 picks a free one (default: [server] port, else 50051)")
-    parser.add_argument("--cmd-timeout-ms", metavar="N", help="kill a command after N ms; 0 = never (default: [server] cmd_timeout_ms)")
+    parser.add_argument("--cmd-timeout-ms", metavar="N", help="kill a command after N ms; 0 = never (default: [server] cmd_timeout_ms, else 30000)")
     parser.add_argument("--insecure-auth", action="store_true",
                         help="allow [auth] tokens without TLS (tokens cross the network in plaintext)")
     parser.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
@@ -44,8 +44,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..remsvc.server import ServerStartError
-    from ..remsvc.server_config import ConfigError
+    from ..server.config import ConfigError
+    from ..server.service import ServerStartError
 
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s remsvc-server: %(message)s")
@@ -56,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"remsvc-console serve: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ServerStartError as exc:
-        print(f"remsvc-console serve: {exc}", file=sys.stderr)
+        from ..safetext import inert
+
+        print(f"remsvc-console serve: {inert(str(exc), keep_newlines=False)}", file=sys.stderr)
         return EXIT_START
 
 
 def _load(args: argparse.Namespace):
-    from ..remsvc.server_config import ServerConfig, load_config, parse_port, parse_timeout_ms
+    from ..server.config import ServerConfig, load_config, parse_port, parse_timeout_ms
 
     config = load_config(args.config) if args.config else ServerConfig()
     overrides: dict = {"insecure_auth": args.insecure_auth}
@@ -77,7 +79,7 @@ def _load(args: argparse.Namespace):
 
 
 async def _serve(config, grace: float) -> int:
-    from ..remsvc.server import start_server
+    from ..server.service import start_server
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -86,6 +88,6 @@ async def _serve(config, grace: float) -> int:
     server = await start_server(config, config.host, config.port)
     print(f"listening on {server.address}", flush=True)
     await stop.wait()
-    logging.getLogger("console.remsvc.server").info("stopping: draining running calls for up to %.1f s", grace)
+    logging.getLogger("console.server").info("stopping: draining running calls for up to %.1f s", grace)
     await server.stop(grace)
     return 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..airflow.connections import FILE_ENV_VAR, ConnectionLookupError, match_connections
+from ..airflow.conn_model import FILE_ENV_VAR, ConnectionLookupError
+from ..airflow.conn_sources import match_connections
 from ..remsvc.model import Target
 from ..safetext import inert
 
@@ -35,7 +36,7 @@ def resolve_targets(args: argparse.Namespace, *, prog: str = "remsvc-console") -
         return None
     for conn in connections:
         for warning in conn.warnings:
-            print(f"{prog}: warning: {conn.conn_id}: {inert(warning.message, keep_newlines=False)}", file=sys.stderr)
+            print(f"{prog}: warning: {inert(conn.conn_id, keep_newlines=False)}: {inert(warning.message, keep_newlines=False)}", file=sys.stderr)
             if warning.fix:
                 print(f"{prog}:   fix: {inert(warning.fix, keep_newlines=False)}", file=sys.stderr)
     return targets

@@ -2,22 +2,36 @@
 
 Textual is imported only when the console actually starts, so ``--help`` and the headless
 subcommands stay quick and work without a terminal.
+
+SIGHUP (an SSH drop), SIGTERM and SIGINT cancel any running dispatch, wait (boundedly) for its
+finish record to be journaled, then quit with 128 + the signal number, as ``run`` does. After a
+hang-up Textual's output thread dies on the vanished terminal and its shutdown would wait for it
+forever, so a signalled console that has not exited ``EXIT_GRACE_S`` after quitting exits anyway
+(its journal is closed by then).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-
-from ..settings import SettingsError, describe_sources, load_settings
+import threading
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECTION = 3
 EXIT_DEMO = 4
+SIGNAL_EXIT = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
+SIGNAL_WHY = {signal.SIGHUP: "terminal hung up", signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+# How long a signalled console waits for cancelled dispatches to journal their end before quitting.
+SIGNAL_GRACE_S = 10.0
+EXIT_GRACE_S = 5.0
 
 
 def epilog() -> str:
+    from ..settings import describe_sources
+
     return (
         "Start with `remsvc-console --demo` to try the console against a local demo server.\n\n"
         + describe_sources()
@@ -47,6 +61,8 @@ def _fail(message: str, status: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..settings import SettingsError, load_settings
+
     try:
         settings = load_settings(
             args.config,
@@ -74,8 +90,14 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(str(exc), EXIT_DEMO)
         catalog = TargetCatalog(connections_file=settings.connections_file, extra=extra)
         patterns = list(args.conn) or list(settings.targets) or [t.name for t in extra]
+        from ..airflow.conn_sources import needs_airflow
+
+        if settings.airflow_python:
+            os.environ.setdefault("REMSVC_CONSOLE_AIRFLOW_PYTHON", settings.airflow_python)
+        local = {t.name for t in extra}
+        pending = [p for p in needs_airflow(patterns, connections_file=settings.connections_file) if p not in local]
         try:
-            known = catalog.resolve(patterns)
+            known = catalog.resolve([p for p in patterns if p not in pending])
         except TargetLookupError as exc:
             return _fail(str(exc), EXIT_CONNECTION)
         notices = [f"{k.target.name}: {w}" for k in known for w in k.warnings]
@@ -94,13 +116,50 @@ def run(args: argparse.Namespace) -> int:
             targets=[k.target for k in known],
             editor_text=SAMPLE_STREAM if demo is not None else "",
             notices=notices,
+            pending_connections=pending,
             demo=demo is not None,
             bundle_roots=[*args.bundles, *([demo.bundles_dir] if demo is not None and demo.bundles_dir is not None else [])],
             health_api_urls=list(args.api_url),
         )
         app = ConsoleApp(ctx)
-        app.run()
+        import asyncio
+
+        asyncio.run(run_app(app, service))
         return int(app.return_code or 0)
     finally:
         if demo is not None:
             demo.stop()
+
+
+async def run_app(app, service) -> None:
+    """Run the app with the signal handlers that close running dispatches in the journal first."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+    pending: set[asyncio.Task] = set()
+
+    async def stop(signum: signal.Signals) -> None:
+        await service.wait_idle(SIGNAL_GRACE_S)
+        code = SIGNAL_EXIT[signum]
+        app.exit(return_code=code)
+        fallback = threading.Timer(EXIT_GRACE_S, os._exit, args=(code,))
+        fallback.daemon = True
+        fallback.start()
+
+    def on_signal(signum: signal.Signals) -> None:
+        if received:
+            return
+        received.append(signum)
+        service.cancel_all(f"{signum.name} received ({SIGNAL_WHY[signum]})")
+        task = loop.create_task(stop(signum))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    for signum in SIGNAL_EXIT:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await app.run_async()
+    finally:
+        for signum in SIGNAL_EXIT:
+            loop.remove_signal_handler(signum)

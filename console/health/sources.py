@@ -177,7 +177,8 @@ def heartbeat_thresholds(override: float | None = None, *, env: Mapping[str, str
 def resolve_targets(patterns: Sequence[str], *, env: Mapping[str, str] | None = None,
                     connections_file: str | os.PathLike[str] | None = None) -> list[Target]:
     """RemSvc targets for connection ids or globs, resolved exactly as the dispatch path resolves them."""
-    from ..airflow.connections import ConnectionLookupError, match_connections
+    from ..airflow.conn_model import ConnectionLookupError
+    from ..airflow.conn_sources import match_connections
 
     if not patterns:
         return []

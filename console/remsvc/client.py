@@ -13,7 +13,7 @@ from ._pb import remsvc_pb2
 from .errors import RemSvcError, describe, from_rpc_error
 from .model import Command, CommandResult, StreamStatus, Target
 from .stream import StreamCall
-from .wire import METHOD_PING, METHOD_REMCMD, METHOD_STATUS, deserialize_result, encode_command, to_result
+from .wire import METHOD_PING, METHOD_REMCMD, METHOD_STATUS, Undecodable, deserialize_result, encode_command, to_result
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 _UPTIME = re.compile(r"uptime=(\d+(?:\.\d+)?)s")
@@ -80,6 +80,11 @@ class RemSvcClient:
         self._channel: grpc.aio.Channel | None = None
 
     @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Metadata every call carries (the bearer token among it)."""
+        return self._metadata
+
+    @property
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
             self._channel = open_channel(self.target)
@@ -96,7 +101,12 @@ class RemSvcClient:
             channel, self._channel = self._channel, None
             await channel.close()
 
+    def _check_token(self) -> None:
+        if self.target.token_problem:
+            raise RemSvcError(self.target, StreamStatus.ERROR, describe(self.target, self.target.token_problem))
+
     async def _unary(self, method: str, request, deserializer, timeout: float | None):
+        self._check_token()
         call = self.channel.unary_unary(
             method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=deserializer
         )
@@ -121,14 +131,20 @@ class RemSvcClient:
 
     async def rem_cmd(self, command: Command, *, timeout: float | None = None, tid: int = 1) -> CommandResult:
         """Run one command with the unary ``RemCmd`` call."""
+        self._check_token()
         start = time.perf_counter()
         call = self.channel.unary_unary(METHOD_REMCMD, request_serializer=None, response_deserializer=deserialize_result)
         try:
             reply = await call(encode_command(command, tid), metadata=self._metadata, timeout=timeout)
         except grpc.RpcError as err:
             raise from_rpc_error(self.target, err, timeout=timeout) from None
+        if isinstance(reply, Undecodable):
+            cause = f"protocol error: a reply of {reply.size} bytes is not a RemResMsg ({reply.reason})"
+            raise RemSvcError(self.target, StreamStatus.PROTOCOL_ERROR, describe(self.target, cause))
         return to_result(self.target.name, reply, elapsed_s=time.perf_counter() - start)
 
-    def stream(self, commands: Sequence[Command], *, timeout: float | None = None) -> StreamCall:
-        """Dispatch ``commands`` over one ``RemCmdStrm``; iterate the returned call for events."""
-        return StreamCall(self, list(commands), timeout=timeout)
+    def stream(self, commands: Sequence[Command], *, timeout: float | None = None, **liveness: float) -> StreamCall:
+        """Dispatch ``commands`` over one ``RemCmdStrm``; iterate the returned call for events.
+
+        ``probe_after_s``/``probe_timeout_s`` tune the liveness pings of a quiet stream."""
+        return StreamCall(self, list(commands), timeout=timeout, **liveness)

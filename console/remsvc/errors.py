@@ -34,6 +34,8 @@ _UNAVAILABLE_CAUSES = (
     ("timeout occurred", "connection timed out"),
     ("deadline", "connection timed out"),
 )
+_CLOSED_CAUSES = ("connection closed by the server", "connection reset by the server")
+TLS_HINT = "the server may expect TLS: set use_ssl in the connection's extras"
 
 
 class RemSvcError(Exception):
@@ -53,13 +55,21 @@ def status_for(code: grpc.StatusCode | None, details: str) -> StreamStatus:
     return _CODE_STATUS.get(code, StreamStatus.ERROR)
 
 
-def cause_for(code: grpc.StatusCode | None, details: str, *, timeout: float | None = None) -> str:
-    """A short human cause for a status code and its details string."""
+def cause_for(
+    code: grpc.StatusCode | None, details: str, *, timeout: float | None = None, use_ssl: bool | None = None
+) -> str:
+    """A short human cause for a status code and its details string.
+
+    ``use_ssl=False`` adds a hint when a plaintext client was hung up on, which is what a TLS
+    server does to it.
+    """
     details = inert(details or "", keep_newlines=False)
     if code is grpc.StatusCode.UNAVAILABLE:
         lowered = details.lower()
         for needle, cause in _UNAVAILABLE_CAUSES:
             if needle in lowered:
+                if use_ssl is False and cause in _CLOSED_CAUSES:
+                    return f"{cause} ({TLS_HINT})"
                 return cause
         return f"unavailable: {details}" if details else "unavailable"
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -77,7 +87,8 @@ def cause_for(code: grpc.StatusCode | None, details: str, *, timeout: float | No
 
 
 def describe(target: Target, cause: str) -> str:
-    return f"{target.name} ({target.address}): {cause}"
+    """``name (address): cause``; name and address come from configuration and are made inert."""
+    return f"{inert(target.name, keep_newlines=False)} ({inert(target.address, keep_newlines=False)}): {cause}"
 
 
 def from_rpc_error(target: Target, err: grpc.RpcError, *, timeout: float | None = None) -> RemSvcError:
@@ -86,6 +97,6 @@ def from_rpc_error(target: Target, err: grpc.RpcError, *, timeout: float | None 
     return RemSvcError(
         target,
         status_for(code, details),
-        describe(target, cause_for(code, details, timeout=timeout)),
+        describe(target, cause_for(code, details, timeout=timeout, use_ssl=target.use_ssl)),
         code.name if code is not None else None,
     )

@@ -1,12 +1,16 @@
 """The same command stream to many targets at once, merged into one event sequence.
 
-Each target has its own channel and stream; a concurrency cap bounds how many run at a time. A slow
-or dead target only delays its own ``StreamFinished``; every other target's events flow on.
+Each target has its own channel and stream. By default every target starts at once: streams are
+cheap, and a second wave would add the slowest target's time again. What bounds them is
+:func:`fanout_cap`, derived from the process's open-files limit so that a fan-out to thousands of
+hosts cannot exhaust the bastion's descriptors; targets beyond it wait for a free slot. A slow or
+dead target only delays its own ``StreamFinished``; every other target's events flow on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -15,7 +19,25 @@ from .errors import RemSvcError, describe
 from .model import Command, DispatchEvent, StreamFinished, StreamStatus, Target
 from .stream import StreamCall
 
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 0  # every target at once, up to fanout_cap()
+FDS_PER_TARGET = 2  # one socket per distinct server, plus headroom for name resolution
+FDS_RESERVED = 64  # left for the console itself: journal, settings, bundle scans, health probes
+
+
+def fanout_cap(open_files_limit: int | None = None) -> int:
+    """How many targets may stream at once under the soft RLIMIT_NOFILE (or ``open_files_limit``)."""
+    if open_files_limit is None:
+        open_files_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if open_files_limit == resource.RLIM_INFINITY:
+            open_files_limit = 1 << 20
+    return max(1, (open_files_limit - FDS_RESERVED) // FDS_PER_TARGET)
+
+
+def effective_concurrency(requested: int, targets: int, cap: int | None = None) -> int:
+    """Targets streaming at once: ``requested`` (0 = all of them), never above the cap, at least 1."""
+    cap = fanout_cap() if cap is None else cap
+    wanted = targets if requested <= 0 else requested
+    return max(1, min(wanted, targets, cap))
 
 
 class FanOut:
@@ -35,7 +57,7 @@ class FanOut:
             raise ValueError("fan-out targets must have distinct names")
         self.targets = list(targets)
         self.commands = list(commands)
-        self.concurrency = max(1, concurrency)
+        self.concurrency = effective_concurrency(concurrency, len(self.targets))
         self.timeout = timeout
         self.metadata = tuple(metadata)
         self._calls: dict[str, StreamCall] = {}

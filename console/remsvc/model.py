@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 DEFAULT_PORT = 50051
+TRUNCATION_LIMIT = 262144
 TRUNCATION_MARKER = "\n\x01[remSvc: output truncated at 262144 bytes]\x01\n"
 
 
@@ -44,6 +45,18 @@ class Target:
     def token_without_tls(self) -> bool:
         return bool(self.bearer_token) and not self.use_ssl
 
+    @property
+    def token_problem(self) -> str | None:
+        """Why the bearer token cannot travel as gRPC metadata (a header value), or None."""
+        token = self.bearer_token
+        if not token:
+            return None
+        bad = next((ch for ch in token if not " " <= ch <= "~"), None)
+        if bad is None:
+            return None
+        what = {"\n": "a newline", "\r": "a carriage return", "\t": "a tab"}.get(bad, f"the character U+{ord(bad):04X}")
+        return f"the bearer_token of connection {self.name!r} contains {what}; a token must be printable ASCII"
+
     def describe(self) -> dict:
         """Journal- and JSON-safe description: address and transport, never the token."""
         return {
@@ -54,6 +67,18 @@ class Target:
             "token": bool(self.bearer_token),
             "label": self.label,
         }
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot go on the wire as a proto string the server accepts, or None."""
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"is not valid UTF-8 (undecodable byte at position {exc.start})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +94,14 @@ class Command:
     def hsh(self) -> str:
         return command_hash(self.cmd)
 
+    def problem(self) -> str | None:
+        """Why this command cannot be sent (NUL byte, text that is not UTF-8), or None."""
+        for label, text in (("the command", self.cmd), ("its user", self.cmdusr), ("its src", self.src)):
+            problem = text_problem(text)
+            if problem is not None:
+                return f"{label} {problem}"
+        return None
+
 
 class StreamStatus(str, enum.Enum):
     """How a stream to one target ended."""
@@ -80,6 +113,8 @@ class StreamStatus(str, enum.Enum):
     DEADLINE_EXCEEDED = "deadline_exceeded"
     UNAVAILABLE = "unavailable"  # refused, unreachable, TLS handshake failure
     CLOSED_EARLY = "closed_early"  # server ended the stream with tids unanswered
+    PROTOCOL_ERROR = "protocol_error"  # phantom or repeated tid, or a reply that does not decode
+    NOT_RESPONDING = "not_responding"  # the server stopped answering liveness pings mid-stream
     CANCELLED = "cancelled"  # cancelled by the user
     ERROR = "error"  # any other gRPC failure
 
@@ -131,6 +166,23 @@ class CommandResult:
 
 
 @dataclass(frozen=True)
+class ProtocolViolation:
+    """A reply that breaks the stream's contract; it is journaled, never taken as a result.
+
+    ``tid`` is None when the reply did not decode; ``raw`` then holds up to 4 KiB of its bytes as hex.
+    """
+
+    target: str
+    problem: str
+    tid: int | None = None
+    rc: int | None = None
+    out: str = ""
+    err: str = ""
+    raw: str = ""
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
 class StreamFinished:
     target: str
     status: StreamStatus
@@ -147,7 +199,7 @@ class StreamFinished:
         return self.status is StreamStatus.COMPLETED
 
 
-DispatchEvent = Union[CommandSent, CommandResult, StreamFinished]
+DispatchEvent = Union[CommandSent, CommandResult, ProtocolViolation, StreamFinished]
 
 
 @dataclass
@@ -190,6 +242,8 @@ class StreamTracker:
             row.finished_at = event.at
             row.state = CmdState.DONE if event.rc == 0 else CmdState.FAILED
             return [event.tid, *self._promote_running()]
+        if not isinstance(event, StreamFinished):
+            return []
         self.finished = event
         changed = []
         for row in self.tids.values():

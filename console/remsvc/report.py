@@ -1,7 +1,17 @@
 """Collect a dispatch's events into per-target outcomes: the XCom shape and the exit status.
 
-The ``run --json`` output is exactly what the Airflow RemSvc operator pushes to XCom, so scripts
-written against one read the other.
+The ``run --json`` output has the shape the Airflow RemSvc operator pushes to XCom (``state``,
+``results`` of ``tid rc out err hsh cmd``, ``error_msg``), with ``out``/``err`` exactly as the server
+sent them (truncation marker included), so scripts written against one read the other. Where the
+console differs from the provider, on purpose:
+
+- results are in numeric tid order; the provider's XCom lists 10 or more results in text order of
+  tid (1, 10, 11, 2, ...) because its trigger-event keys are strings;
+- on a state other than SUCCESS the provider raises and pushes no XCom (its trigger event names the
+  field ``error``), and on a denial or a stream deadline it drops the answers that had arrived; the
+  console prints the same shape with every answer received;
+- a phantom or repeated tid is a protocol error (state FAILED); the provider overwrites a repeated
+  tid's answer with a warning.
 """
 
 from __future__ import annotations
@@ -17,8 +27,11 @@ EXIT_CONNECTION_CONFIG = 3
 EXIT_TRANSPORT = 4
 EXIT_STREAM = 5
 EXIT_INTERRUPTED = 130
+EXIT_HANGUP = 129
+EXIT_TERMINATED = 143
 
-_TRANSPORT = {StreamStatus.UNAVAILABLE, StreamStatus.UNAUTHENTICATED}
+# Failures that, before any command was sent, mean nothing ran: safe to retry.
+_UNSENT_TRANSPORT = {StreamStatus.UNAVAILABLE, StreamStatus.NOT_RESPONDING}
 
 
 @dataclass
@@ -65,10 +78,13 @@ class TargetOutcome:
 
     @property
     def exit_status(self) -> int:
+        """4 only when no command can have run (nothing sent, or an authentication refusal)."""
         if self.finished is None:
             return EXIT_STREAM
-        if self.finished.status in _TRANSPORT:
+        if self.finished.status is StreamStatus.UNAUTHENTICATED:
             return EXIT_TRANSPORT
+        if self.finished.status in _UNSENT_TRANSPORT:
+            return EXIT_STREAM if self.finished.sent_any or self.results else EXIT_TRANSPORT
         if self.finished.status is StreamStatus.CANCELLED:
             return EXIT_INTERRUPTED
         if not self.finished.ok:

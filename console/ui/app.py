@@ -14,11 +14,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from console.dispatch_service import ReadOnlyError, probe_status
-from console.settings import DEFAULT_THEME
+from console.dispatch_service import ReadOnlyError, TargetLookupError, probe_status
+from console.safetext import inert
+from console.settings import DEFAULT_THEME, SettingsError, save_theme
 from console.ui import bindings
 from console.ui.context import ConsoleContext
-from console.settings import SettingsError, save_theme
 from console.ui.messages import DispatchActivity, TargetsChanged
 from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
@@ -79,6 +79,8 @@ class ConsoleApp(App[int]):
         self._start_polling()
         self.dispatch_pane.focus_results()
         self.theme_changed_signal.subscribe(self, self._save_theme)
+        if self.ctx.pending_connections:
+            self._resolve_via_airflow(list(self.ctx.pending_connections))
 
     def _save_theme(self, theme) -> None:
         """A theme chosen in the palette becomes the default: written to the settings file."""
@@ -91,6 +93,23 @@ class ConsoleApp(App[int]):
             self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
             return
         self.notify(f"Theme {theme.name} saved to {path}", markup=False, timeout=4)
+
+    @work(group="airflow-connections", exit_on_error=False)
+    async def _resolve_via_airflow(self, names: list[str]) -> None:
+        """Connections only Airflow can answer arrive in the background; the screen stays usable meanwhile."""
+        bar = self.query_one(StatusBar)
+        bar.resolving = f"resolving {', '.join(names)} via Airflow…"
+        try:
+            known = await asyncio.to_thread(self.ctx.catalog.resolve, names)
+        except TargetLookupError as exc:
+            self.notify(inert(str(exc), keep_newlines=False), title="Connection", severity="error", markup=False, timeout=60)
+            return
+        finally:
+            bar.resolving = ""
+        self.dispatch_pane.set_targets([*self.dispatch_pane.targets, *(k.target for k in known)])
+        for k in known:
+            for warning in k.warnings:
+                self.notify(inert(f"{k.target.name}: {warning}", keep_newlines=False), severity="warning", markup=False, timeout=10)
 
     @property
     def dispatch_pane(self) -> DispatchPane:

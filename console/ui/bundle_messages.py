@@ -26,13 +26,17 @@ class BundleScanProgress(Message):
 
 @dataclass
 class BundleScanFinished(Message):
-    """A scan ended; ``index`` resolves every declared dag_id against ``result`` (empty if cancelled)."""
+    """A scan ended; ``index`` resolves every declared dag_id against ``result`` (empty if cancelled).
+
+    ``quiet`` scans are the pane following its roots: they show nothing unless something changed.
+    """
 
     result: ScanResult
     diff: ScanDiff
     index: dict[str, Resolution]
     first: bool
     warnings: list[str] = field(default_factory=list)
+    quiet: bool = False
 
 
 @dataclass

@@ -34,6 +34,7 @@ class ConsoleContext:
     hostname: str = field(default_factory=socket.gethostname)
     poll_status: bool = True
     notices: list[str] = field(default_factory=list)
+    pending_connections: list[str] = field(default_factory=list)
     demo: bool = False
     bundle_roots: list[Path | str] = field(default_factory=list)
     bundle_service: object | None = None

@@ -15,7 +15,8 @@ CLI = [sys.executable, "-m", "console", "conn"]
 
 def run(*args: str, env_vars: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AIRFLOW_CONN_") and k != "REMSVC_CONSOLE_CONNECTIONS_FILE"}
+           if not k.startswith("AIRFLOW") and not k.startswith("REMSVC_CONSOLE_")}
+    env["REMSVC_CONSOLE_AIRFLOW_PYTHON"] = "off"
     env.update(env_vars or {})
     proc = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=60)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -111,7 +112,9 @@ def test_unknown_connection_exits_3_with_one_line_naming_what_was_searched(tmp_p
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "AIRFLOW_CONN_REMSVC_MISSING is not set" in lines[0] and str(conns) in lines[0]
+    assert "searched in Airflow's order" in lines[0]
+    assert "AIRFLOW_CONN_REMSVC_MISSING: not set" in lines[0] and f"{conns}: no 'remsvc_missing'" in lines[0]
+    assert "metadata DB: not asked (Airflow lookups are off" in lines[0]
 
 
 def test_malformed_file_and_variable_exit_3_naming_the_place(tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,19 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.airflow.connections import (
-    ConnectionNotFound,
-    MalformedConnection,
-    ResolvedConnection,
-    connection_uri,
-    corrected_uri,
-    mask_extras,
-    masked_uri,
-    parse_bool,
-    resolve_connection,
-    resolve_target,
-)
+from console.airflow.conn_lint import corrected_uri
+from console.airflow.conn_model import ConnectionNotFound, MalformedConnection, ResolvedConnection, parse_bool
+from console.airflow.conn_render import connection_uri, describe, mask_extras, masked_uri, secrets_of
+from console.airflow.conn_sources import resolve_connection, resolve_target
 from console.remsvc.model import DEFAULT_PORT, Target
+from tests.helpers.privileges import python_command
 
 TOKEN = "s3cr3t-Token-9f2a"
 REPO = Path(__file__).resolve().parents[2]
@@ -84,9 +75,9 @@ def test_boolean_forms_airflow_users_write(text, expected):
     assert parse_bool(text) is expected
 
 
-def test_unrecognised_use_ssl_is_off_with_a_warning():
+def test_unrecognised_use_ssl_string_is_on_like_the_hook_with_a_warning():
     conn = resolve("remsvc://h?use_ssl=enabled")
-    assert conn.use_ssl is False
+    assert conn.use_ssl is True
     assert "use_ssl_not_boolean" in codes(conn)
 
 
@@ -172,8 +163,9 @@ def test_not_found_names_the_variable_and_the_missing_file_setting():
     with pytest.raises(ConnectionNotFound) as info:
         resolve_connection("remsvc_nowhere", env={})
     text = str(info.value)
-    assert "AIRFLOW_CONN_REMSVC_NOWHERE is not set" in text
+    assert "AIRFLOW_CONN_REMSVC_NOWHERE: not set" in text
     assert "--connections-file" in text and "REMSVC_CONSOLE_CONNECTIONS_FILE" in text
+    assert "metadata DB: not asked (Airflow not found: set airflow_python" in text
 
 
 def test_empty_variable_counts_as_unset_like_airflow():
@@ -257,7 +249,7 @@ def test_unrelated_extras_are_not_called_typos():
 
 def test_misspelled_token_extra_is_still_masked():
     conn = resolve(f"remsvc://h?bearer={TOKEN}")
-    assert TOKEN in conn.secrets()
+    assert TOKEN in secrets_of(conn)
     assert TOKEN not in masked_uri(conn)
     assert mask_extras(conn.extras) == {"bearer": "***"}
 
@@ -276,26 +268,20 @@ def test_ca_cert_path_checks(tmp_path):
     assert codes(without_tls) == ["ca_cert_without_tls"]
 
 
-def test_ca_cert_path_unreadable():
-    """Root reads every file, so as root the check runs in a child process as user ``nobody``."""
-    with tempfile.TemporaryDirectory() as tmp:
-        os.chmod(tmp, 0o755)
-        pem = Path(tmp) / "ca.pem"
-        pem.write_text("x")
-        pem.chmod(0)
-        env = {"AIRFLOW_CONN_X": f"remsvc://h?use_ssl=true&ca_cert_path={quote(str(pem), safe='')}"}
-        script = (
-            "import json, sys; from console.airflow.connections import resolve_connection as r; "
-            "print(json.dumps([w.message for w in r('x', env=json.loads(sys.argv[1])).warnings]))"
-        )
-        python, as_nobody = sys.executable, {}
-        if os.geteuid() == 0:
-            # The virtualenv's interpreter may live under root's home; the system one is reachable.
-            python, as_nobody = "/usr/bin/python3", {"user": 65534, "group": 65534, "extra_groups": []}
-        proc = subprocess.run([python, "-c", script, json.dumps(env)], capture_output=True, text=True,
-                              cwd=tmp, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": os.defpath}, **as_nobody)
-        assert proc.returncode == 0, proc.stderr
-        assert any("is not readable by this user" in m for m in json.loads(proc.stdout))
+def test_ca_cert_path_unreadable(tmp_path: Path):
+    """A PEM file the user cannot read is flagged; as root the check runs without DAC override."""
+    pem = tmp_path / "ca.pem"
+    pem.write_text("x")
+    pem.chmod(0)
+    env = {"AIRFLOW_CONN_X": f"remsvc://h?use_ssl=true&ca_cert_path={quote(str(pem), safe='')}"}
+    script = (
+        "import json, sys; from console.airflow.conn_sources import resolve_connection as r; "
+        "print(json.dumps([w.message for w in r('x', env=json.loads(sys.argv[1])).warnings]))"
+    )
+    proc = subprocess.run(python_command(script, json.dumps(env)), capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stderr
+    assert any("is not readable by this user" in m for m in json.loads(proc.stdout))
 
 
 def test_plus_in_token_is_a_space_in_a_query_and_is_flagged():
@@ -326,8 +312,8 @@ def test_repr_and_target_repr_hold_no_secret():
     conn = resolve(f"remsvc://u:{TOKEN}@h?bearer_token={TOKEN}&use_ssl=true")
     assert TOKEN not in repr(conn)
     assert TOKEN not in repr(conn.target)
-    assert TOKEN not in json.dumps(conn.describe())
-    assert conn.secrets() == {TOKEN}
+    assert TOKEN not in json.dumps(describe(conn))
+    assert secrets_of(conn) == {TOKEN}
 
 
 @settings(max_examples=200, deadline=None)

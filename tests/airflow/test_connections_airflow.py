@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from console.airflow.connections import parse_bool, parse_connection_value, resolve_connection
+from console.airflow.conn_parse import parse_connection_value
+from console.airflow.conn_sources import resolve_connection
 from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
 
 pytestmark = pytest.mark.airflow
@@ -41,7 +42,14 @@ from airflow.sdk.definitions.connection import Connection
 from airflow.secrets.local_filesystem import load_connections_dict
 
 cases = json.loads(sys.stdin.read())
-out = {"env": [], "files": {}}
+out = {"env": [], "files": {}, "hook": []}
+for value in cases["hook"]:
+    text = value.strip()
+    conn = Connection.from_json(text, conn_id="x") if text[0] == "{" else Connection.from_uri(text, conn_id="x")
+    extra = conn.extra_dejson
+    token = extra.get("bearer_token") or None
+    out["hook"].append({"host": conn.host, "port": conn.port or 50051, "tls": bool(extra.get("use_ssl", False)),
+                        "token": token if token is None or isinstance(token, str) else repr(token)})
 for value in cases["env"]:
     text = value.strip()
     conn = Connection.from_json(text, conn_id="x") if text[0] == "{" else Connection.from_uri(text, conn_id="x")
@@ -52,6 +60,35 @@ for path in cases["files"]:
                           for cid, c in load_connections_dict(path).items()}
 print(json.dumps(out))
 """
+
+# The hook's channel rules (RemSvc provider): TLS = bool(extra_dejson.get("use_ssl", False)), port = port or
+# 50051, token = extra_dejson.get("bearer_token") or None. Each value with the warnings the console must give.
+HOOK_CASES = [
+    ("remsvc://h:50051?use_ssl=false", {"use_ssl_string_false"}),
+    ("remsvc://h:50051?use_ssl=0", {"use_ssl_string_false"}),
+    ("remsvc://h?use_ssl=no&bearer_token=t0k3n", {"use_ssl_string_false"}),
+    ("remsvc://h?use_ssl=off", {"use_ssl_string_false"}),
+    ("remsvc://h?use_ssl=true", set()),
+    ("remsvc://h?use_ssl=", set()),
+    ("remsvc://h?use_ssl=enabled", {"use_ssl_not_boolean"}),
+    ('{"conn_type": "remsvc", "host": "h", "extra": {"use_ssl": "false"}}', {"use_ssl_string_false"}),
+    ('{"conn_type": "remsvc", "host": "h", "extra": {"use_ssl": false, "bearer_token": "t"}}', {"token_without_tls"}),
+    ('{"conn_type": "remsvc", "host": "h", "extra": {"use_ssl": 1}}', set()),
+    ("remsvc://h:0", {"port_zero"}),
+    ('{"conn_type": "remsvc", "host": "h", "port": 0}', {"port_zero"}),
+    ('{"conn_type": "remsvc", "host": "h", "port": "6000"}', set()),
+    ("remsvc://h?bearer_token=", set()),
+    ('{"conn_type": "remsvc", "host": "h", "extra": {"use_ssl": true, "bearer_token": 12345}}', {"token_not_string"}),
+    ('{"conn_type": "remsvc", "host": "h", "extra": {"use_ssl": true, "bearer_token": ""}}', set()),
+    ("remsvc://https://inner-host:443", {"host_not_plain"}),
+    ("remsvc://my%20host:1", {"host_not_plain"}),
+    ("remsvc://a%2Fb:1", {"host_not_plain"}),
+    ("remsvc://%1b%5d0%3bx%07:1", {"host_not_plain"}),
+    ("remsvc://h%25x:1", {"host_not_plain"}),
+    ('{"conn_type": "remsvc", "host": "h/path", "port": 1}', {"host_not_plain"}),
+    ('remsvc://h?extra={"use_ssl":true,"bearer_token":"s"}', {"extra_json_string"}),
+    ("remsvc://h?__extra__=%7B%22use_ssl%22%3A%20true%7D", set()),
+]
 
 FILES = {
     "conns.yaml": "a: remsvc://ya:50051?use_ssl=true&bearer_token=tok-a\n"
@@ -76,7 +113,7 @@ def airflow_results(tmp_path_factory) -> dict:
         paths.append(str(workdir / name))
     env = {"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(workdir / "home"), "HOME": str(workdir)}
     proc = subprocess.run([str(install.venv / "bin" / "python"), "-c", AIRFLOW_SIDE],
-                          input=json.dumps({"env": ENV_VALUES, "files": paths}),
+                          input=json.dumps({"env": ENV_VALUES, "files": paths, "hook": [v for v, _ in HOOK_CASES]}),
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -95,6 +132,24 @@ def test_environment_values_parse_exactly_as_airflow(airflow_results, index):
     assert ours.extras == theirs["extras"]
 
 
+@pytest.mark.parametrize("index", range(len(HOOK_CASES)))
+def test_channel_and_warnings_follow_the_hook_rules_applied_to_airflows_connection(airflow_results, index):
+    value, expected = HOOK_CASES[index]
+    theirs = airflow_results["hook"][index]
+    ours = parse_connection_value("x", value, source="test")
+    assert ours.host == (theirs["host"] or "")
+    assert ours.port == theirs["port"]
+    assert ours.use_ssl is theirs["tls"]
+    token = ours.extras.get("bearer_token") or None
+    assert (token if token is None or isinstance(token, str) else repr(token)) == theirs["token"]
+    if isinstance(token, str) or token is None:
+        assert ours.target.bearer_token == theirs["token"]
+    codes = {w.code for w in ours.warnings}
+    assert expected <= codes, (value, codes)
+    hook_codes = {"use_ssl_string_false", "use_ssl_not_boolean", "port_zero", "token_not_string", "host_not_plain"}
+    assert codes & hook_codes == expected & hook_codes, (value, codes)
+
+
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_connections_files_resolve_to_the_same_targets_as_airflow(airflow_results, name):
     (path,) = [p for p in airflow_results["files"] if Path(p).name == name]
@@ -104,6 +159,6 @@ def test_connections_files_resolve_to_the_same_targets_as_airflow(airflow_result
         extras = conn["extras"]
         assert target.host == conn["host"]
         assert target.port == (conn["port"] or 50051)
-        assert target.use_ssl is (parse_bool(extras.get("use_ssl", False)) is True)
-        assert target.bearer_token == extras.get("bearer_token")
+        assert target.use_ssl is bool(extras.get("use_ssl", False))
+        assert target.bearer_token == (extras.get("bearer_token") or None)
         assert target.ca_cert_path == extras.get("ca_cert_path")

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from console.airflow.connections import (
-    REMSVC_CONN_TYPES,
-    ConnectionNotFound,
-    ConnectionsFileError,
-    MalformedConnection,
+from console.airflow.conn_model import REMSVC_CONN_TYPES, ConnectionNotFound, ConnectionsFileError, MalformedConnection
+from console.airflow.conn_sources import (
     list_connections,
     match_connections,
     resolve_connection,
@@ -121,7 +118,7 @@ def test_not_found_names_the_variable_and_the_file(tmp_path):
     path = write(tmp_path, "conns.yaml", YAML_TEXT)
     with pytest.raises(ConnectionNotFound) as info:
         resolve_connection("remsvc_nope", env={}, connections_file=path)
-    assert "AIRFLOW_CONN_REMSVC_NOPE is not set" in str(info.value)
+    assert "AIRFLOW_CONN_REMSVC_NOPE: not set" in str(info.value)
     assert str(path) in str(info.value)
 
 

@@ -11,8 +11,11 @@ Each phase runs in its own child process against the same server child, so peak 
   separately for starting the dispatch, while responses stream in, and the 2 s after it ended;
 - **app idle**: the same app, same editor text, started and stopped without dispatching (RSS baseline).
 
-Printed: app time / bare time (target <= 1.10x), the longest event-loop stall during the stream
-(target < 50 ms), and peak RSS of each phase for ``--count`` results of ``--size`` bytes each.
+Printed: app time / bare time (target <= 1.10x), the longest event-loop stall while starting the
+dispatch (key press to first result: parsing, validation, journal start record, rows; target
+< 50 ms) and while responses stream in (target < 50 ms), and peak RSS of each phase for ``--count``
+results of ``--size`` bytes each. The journal is written by its own thread (``Journal(background=
+True)``); the stalls show what is left on the loop.
 """
 
 from __future__ import annotations
@@ -79,6 +82,18 @@ async def app_phase(port: int, count: int, size: int, idle: bool) -> dict:
     ctx = ConsoleContext(settings=settings, targets=[Target("bench", "127.0.0.1", port)],
                          editor_text=text, poll_status=False)
     app = ConsoleApp(ctx)
+    service_ms: list[float] = []
+    real_start = ctx.service.start
+
+    def timed_start(*args, **kwargs):
+        """The dispatch service's share of the start-up stall: checks, journal start record."""
+        began = time.perf_counter()
+        try:
+            return real_start(*args, **kwargs)
+        finally:
+            service_ms.append((time.perf_counter() - began) * 1000.0)
+
+    ctx.service.start = timed_start
     stalls: list[tuple[float, float]] = []
     probing = True
 
@@ -124,6 +139,7 @@ async def app_phase(port: int, count: int, size: int, idle: bool) -> dict:
         "seconds": elapsed,
         "cpu_s": cpu,
         "start_stall_ms": max((s for t, s in stalls if pressed < t <= first_result), default=0.0) * 1000.0,
+        "service_start_ms": sum(service_ms),
         "max_stall_ms": max(during) * 1000.0,
         "p99_stall_ms": statistics.quantiles(during, n=100)[98] * 1000.0,
         "after_stall_ms": max((s for t, s in stalls if t > ended), default=0.0) * 1000.0,
@@ -190,6 +206,7 @@ def main() -> int:
     stall = max(r["max_stall_ms"] for r in app)
     p99 = statistics.median(r["p99_stall_ms"] for r in app)
     start_stall = max(r["start_stall_ms"] for r in app)
+    service_start = max(r["service_start_ms"] for r in app)
     after_stall = max(r["after_stall_ms"] for r in app)
     print()
     print(f"{args.count} responses of {args.size} B, median of {args.rounds} round(s):")
@@ -198,9 +215,12 @@ def main() -> int:
     print(f"  bare client        {bare_s:8.2f} s   {args.count / bare_s:7.0f} responses/s   CPU {bare_cpu:.2f} s")
     print(f"  app (headless)     {app_s:8.2f} s   {args.count / app_s:7.0f} responses/s   CPU {app_cpu:.2f} s")
     print(f"  app / bare         {ratio:8.3f}x   median of per-round ratios (target <= 1.10x) {'OK' if ratio <= 1.10 else 'MISSED'}")
-    print(f"  longest loop stall {stall:8.1f} ms  (target < 50 ms) {'OK' if stall < 50 else 'MISSED'}; p99 {p99:.1f} ms")
-    print(f"  stall starting the dispatch (parse, journal, {args.count} rows) {start_stall:.1f} ms; "
-          f"longest in the 2 s after it ended {after_stall:.1f} ms")
+    print(f"  start-up stall     {start_stall:8.1f} ms  (key press to first result: parse, check, journal, "
+          f"{args.count} rows; target < 50 ms) {'OK' if start_stall < 50 else 'MISSED'}; "
+          f"of which DispatchService.start {service_start:.1f} ms")
+    print(f"  streaming stall    {stall:8.1f} ms  (longest while responses arrive; target < 50 ms) "
+          f"{'OK' if stall < 50 else 'MISSED'}; p99 {p99:.1f} ms")
+    print(f"  longest stall in the 2 s after it ended {after_stall:.1f} ms")
     print(f"  peak RSS: bare client {statistics.median(r['rss_mib'] for r in bare):.1f} MiB, "
           f"app idle {idle['rss_mib']:.1f} MiB, app after {args.count} x {args.size} B results "
           f"{statistics.median(r['rss_mib'] for r in app):.1f} MiB")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from console.bundles.manifest import NESTING_LIMIT
 from console.bundles.model import Status
 from console.bundles.packer import canonical_manifest, make_manifest
 from console.bundles.resolve import resolve_dag
@@ -134,3 +135,36 @@ def test_schema_versions_use_airflows_migrator_when_importable(airflow_python: P
     assert out["source"] == "airflow.sdk schema migrator"
     assert out["ok"] == "2026-06-16"
     assert "not found in supervisor schema bundle" in out["refused"]
+
+
+NESTED_SIDE = r"""
+import json, pathlib, sys
+from airflow.sdk.coordinators.executable.coordinator import _read_bundle_metadata
+
+out = {}
+for path in json.loads(sys.stdin.read()):
+    try:
+        out[path] = "loaded" if _read_bundle_metadata(pathlib.Path(path)) is not None else "skipped"
+    except RecursionError:
+        out[path] = "RecursionError"
+print(json.dumps(out))
+"""
+
+
+def test_nesting_verdict_matches_what_airflows_reader_survives(tmp_path: Path, airflow_python: Path) -> None:
+    """Airflow loads a manifest nested to our limit and dies (RecursionError) well past it; so do our verdicts."""
+    def nested(levels: int) -> bytes:
+        inner = levels - 1
+        return canonical_manifest(make_manifest({"d": ["t"]})) + b"extra: " + b"[" * inner + b"]" * inner + b"\n"
+
+    at_limit = write_raw_bundle(tmp_path / "at_limit", metadata=nested(NESTING_LIMIT))
+    too_deep = write_raw_bundle(tmp_path / "too_deep", metadata=nested(600))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "h")}
+    proc = subprocess.run([str(airflow_python), "-c", NESTED_SIDE], input=json.dumps([str(at_limit), str(too_deep)]),
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == {str(at_limit): "loaded", str(too_deep): "RecursionError"}
+    versions = SchemaVersions(use_airflow=False)
+    result = Scanner([RootSpec(str(tmp_path), "test")], versions=versions).scan()
+    statuses = {Path(r.path).name: r.status for r in result.bundles}
+    assert statuses == {"at_limit": Status.OK, "too_deep": Status.METADATA_UNDECODABLE}

@@ -227,7 +227,7 @@ def test_missing_root_is_status_2_but_still_reports(tmp_path: Path, run) -> None
 
 def test_roots_from_airflow_configuration(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     write_bundle(tmp_path / "deployed" / "b", {"from_airflow": ["t"]})
-    value = json.dumps([{"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": [str(tmp_path / "deployed")]}}])
+    value = json.dumps({"go": {"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": [str(tmp_path / "deployed")]}}})
     monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", value)
     document = json.loads(run("--json").stdout)
     assert document["roots"][0]["origin"].startswith("AIRFLOW__SDK__COORDINATORS")
@@ -296,3 +296,34 @@ def test_watch_prints_added_replaced_and_removed(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert b"Traceback" not in err
+
+
+def test_the_bundles_command_module_imports_no_yaml_schema_or_ui_until_a_verb_runs() -> None:
+    """``bundles --help`` must stay light: YAML, JSON Schema and Textual load only when a scan needs them."""
+    code = (
+        "import sys\n"
+        "import console.commands.bundles\n"
+        "print(sorted(m for m in ('yaml', 'jsonschema', 'textual', 'grpc', 'httpx', 'asyncio') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_warm_scan_answered_from_the_report_cache_loads_neither_yaml_nor_json_schema(tmp_path: Path) -> None:
+    write_bundle(tmp_path / "b")
+    code = (
+        "import sys\n"
+        "from console.bundles.roots import RootSpec\n"
+        "from console.bundles.service import BundleService\n"
+        "r = BundleService([RootSpec(sys.argv[1], 'arg')]).scan()\n"
+        "print(r.reports_cached, sorted(m for m in ('yaml', 'jsonschema', 'asyncio') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def scan() -> str:
+        command = [sys.executable, "-c", code, str(tmp_path)]
+        return subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout.strip()
+
+    assert scan() == "0 ['yaml']"
+    assert scan() == "1 []"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.bundles.digest_cache import DigestCache, default_cache_path
+from console.bundles.digest_cache import DigestCache, default_cache_path, program_fingerprint
 from console.bundles.model import Status
 from console.bundles.roots import RootSpec
 from console.bundles.service import BundleService
@@ -34,8 +34,12 @@ def scan_in_new_process(root: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def key(n: int) -> tuple[str, int, int, int, int]:
-    return (f"/bundles/b{n}", 100, n, 1_700_000_000_000_000_000 + n, 4096)
+V2 = {"format": "remsvc-console bundle digests", "version": 2, "program": program_fingerprint(), "reports": []}
+
+
+def key(n: int) -> tuple[str, int, int, int, int, int, int]:
+    """(path, source_start, dev, ino, size, mtime_ns, ctime_ns)."""
+    return (f"/bundles/b{n}", 100, 2049, n, 4096, 1_700_000_000_000_000_000 + n, 1_700_000_000_000_000_000 + n)
 
 
 def test_default_location_follows_xdg_cache_home(isolated_env: dict[str, str]) -> None:
@@ -109,13 +113,15 @@ def test_saves_from_two_processes_are_merged(tmp_path: Path) -> None:
     [
         b"{not json",
         b"[]",
-        json.dumps({"format": "remsvc-console bundle digests", "version": 2, "entries": []}).encode(),
-        json.dumps({"format": "remsvc-console bundle digests", "version": 1, "entries": [["/p", 1, 2, 3, 4, "zz" * 32]]}).encode(),
-        json.dumps({"format": "remsvc-console bundle digests", "version": 1, "entries": [["/p", -1, 2, 3, 4, "aa" * 32]]}).encode(),
-        json.dumps({"format": "remsvc-console bundle digests", "version": 1, "entries": [["/p", 1, 2, 3, "aa" * 32]]}).encode(),
+        json.dumps({**V2, "version": 3, "entries": []}).encode(),
+        json.dumps({**V2, "entries": [["/p", 1, 2, 3, 4, 5, 6, "zz" * 32]]}).encode(),
+        json.dumps({**V2, "entries": [["/p", -1, 2, 3, 4, 5, 6, "aa" * 32]]}).encode(),
+        json.dumps({**V2, "entries": [["/p", 1, 2, 3, 4, 5, "aa" * 32]]}).encode(),
+        json.dumps({**V2, "entries": [], "reports": [["/p", 1, 2, 3, 4, 5, []]]}).encode(),
+        json.dumps({**V2, "entries": [], "reports": {}}).encode(),
         b"\xff\xfe",
     ],
-    ids=["syntax", "not-object", "version", "bad-hex", "negative", "short-entry", "binary"],
+    ids=["syntax", "not-object", "version", "bad-hex", "negative", "short-entry", "bad-report", "reports-not-list", "binary"],
 )
 def test_a_corrupt_cache_file_is_discarded_whole(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "digests.json"
@@ -140,8 +146,8 @@ def test_a_poisoned_entry_cannot_make_a_tampered_bundle_pass(tmp_path: Path, iso
     cache_file = default_cache_path()
     cache_file.parent.mkdir(parents=True)
     source_start = len(data) - 64 - int.from_bytes(data[-60:-56], "little") - int.from_bytes(data[-64:-60], "little")
-    poisoned = [[str(path), source_start, st.st_ino, st.st_mtime_ns, st.st_size, expected.hex()]]
-    cache_file.write_text(json.dumps({"format": "remsvc-console bundle digests", "version": 1, "entries": poisoned}))
+    poisoned = [[str(path), source_start, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, expected.hex()]]
+    cache_file.write_text(json.dumps({**V2, "entries": poisoned}))
     os.chmod(cache_file, 0o666)
     service = BundleService([RootSpec(str(path.parent), "t")])
     report = service.scan().bundles[0]

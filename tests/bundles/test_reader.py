@@ -7,18 +7,21 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
+from console.bundles import manifest as manifest_module
+from console.bundles.manifest import NESTING_LIMIT
 from console.bundles.model import Status
 from console.bundles.packer import bundle_bytes, canonical_manifest, make_manifest
 from console.bundles.reader import hash_region, read_path
 from console.bundles.schema_versions import SchemaVersions
 from console.bundles.trailer import MAGIC, build_trailer
 
+from tests.helpers.privileges import python_command
 from .builders import BINARY, REPO, write_bundle, write_file, write_raw_bundle
 
 VERSIONS = SchemaVersions(use_airflow=False)
@@ -164,13 +167,42 @@ def test_metadata_that_is_not_a_mapping(tmp_path: Path, metadata: bytes, kind: s
     assert f"YAML {kind}, not a mapping" in report.reason
 
 
-def test_deeply_nested_manifest_values_are_loaded_and_reported_not_crashed(tmp_path: Path) -> None:
-    manifest = canonical_manifest(make_manifest({"d": ["t"]})) + b"extra: " + b"[" * 5000 + b"]" * 5000 + b"\n"
-    manifest = manifest.replace(b"dags:", b"dags: " + b"[" * 5000 + b"]" * 5000 + b"\nold_dags:")
-    report = classify(write_raw_bundle(tmp_path / "b", metadata=manifest))
+LOADERS = [yaml.SafeLoader, *([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])]
+
+
+def nested_manifest(levels: int) -> bytes:
+    """A valid manifest whose ``extra`` key nests ``levels`` collections counting the top mapping."""
+    inner = levels - 1
+    return canonical_manifest(make_manifest({"d": ["t"]})) + b"extra: " + b"[" * inner + b"]" * inner + b"\n"
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda loader: loader.__name__)
+@pytest.mark.parametrize("levels", [NESTING_LIMIT + 1, 1_000, 5_000])
+def test_nesting_beyond_the_limit_is_undecodable_whichever_yaml_build_loads_it(tmp_path, monkeypatch, loader, levels):
+    """Airflow's pure-Python safe_load dies near 490 levels; libyaml (when bundled) stops at 1,000; we decide."""
+    monkeypatch.setattr(manifest_module, "_Loader", loader)
+    report = classify(write_raw_bundle(tmp_path / "b", metadata=nested_manifest(levels)))
+    assert report.status is Status.METADATA_UNDECODABLE
+    assert report.reason.startswith(f"manifest YAML nests collections more than {NESTING_LIMIT} levels deep")
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda loader: loader.__name__)
+def test_nesting_up_to_the_limit_loads_and_skips_only_schema_validation(tmp_path, monkeypatch, loader):
+    monkeypatch.setattr(manifest_module, "_Loader", loader)
+    report = classify(write_raw_bundle(tmp_path / "b", metadata=nested_manifest(NESTING_LIMIT)))
     assert report.status is Status.OK
-    assert report.dags == {}
+    assert report.dags == {"d": ["t"]}
     assert [str(w) for w in report.warnings] == ["$: manifest is nested more than 64 levels deep; schema validation skipped"]
+
+
+@pytest.mark.parametrize("loader", LOADERS, ids=lambda loader: loader.__name__)
+def test_aliases_that_reach_deep_do_not_count_as_nesting(tmp_path, monkeypatch, loader):
+    """A self-referencing alias makes the loaded value infinitely deep while the text nests two levels."""
+    monkeypatch.setattr(manifest_module, "_Loader", loader)
+    text = canonical_manifest(make_manifest({"d": ["t"]})) + b"loop: &loop [*loop]\n"
+    report = classify(write_raw_bundle(tmp_path / "b", metadata=text))
+    assert report.status is Status.OK
+    assert report.dags == {"d": ["t"]}
 
 
 def test_schema_version_missing(tmp_path: Path) -> None:
@@ -268,11 +300,7 @@ def test_executable_but_unreadable_file_is_reported_not_crashed(tmp_path: Path) 
             "r = read_path(sys.argv[1], versions=SchemaVersions(use_airflow=False)).report\n"
             "print(json.dumps([r.status.value, r.reason]))\n"
         )
-        command = [sys.executable, "-c", code, str(path)]
-        if os.geteuid() == 0:
-            setpriv = shutil.which("setpriv")
-            assert setpriv, "setpriv (util-linux) is needed to drop root's file capabilities"
-            command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
+        command = python_command(code, str(path))
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         out = subprocess.run(command, capture_output=True, text=True, env=env, check=True, timeout=60).stdout
         status, reason = json.loads(out)

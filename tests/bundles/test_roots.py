@@ -1,4 +1,4 @@
-"""Where roots come from: arguments, then the console config, then Airflow's [sdk] coordinators."""
+"""Where roots come from: arguments, then the console config, then Airflow's [sdk] coordinators (3.3.2 form)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from console.bundles.options import load_bundle_options
 from console.bundles.roots import airflow_roots, discover_roots
 from console.bundles.service import BundleService
 
-COORDINATORS = [
-    {"name": "python", "classpath": "airflow.sdk.coordinators.python.PythonCoordinator", "kwargs": {}},
-    {
-        "name": "go",
-        "classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator",
-        "kwargs": {"executables_root": ["~/airflow/executable-bundles", "/opt/bundles"]},
-    },
-    {"name": "rust", "classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": "/srv/rust"}},
-]
+EXECUTABLE = "airflow.sdk.coordinators.executable.ExecutableCoordinator"
+COORDINATORS = {
+    "python": {"classpath": "airflow.sdk.coordinators.java.JavaCoordinator", "kwargs": {}},
+    "go": {"classpath": EXECUTABLE, "kwargs": {"executables_root": ["~/airflow/executable-bundles", "/opt/bundles"]}},
+    "rust": {"classpath": EXECUTABLE, "kwargs": {"executables_root": "/srv/rust"}},
+}
 
 
 def write_cfg(home: Path, value: str) -> Path:
@@ -29,7 +26,7 @@ def write_cfg(home: Path, value: str) -> Path:
     return cfg
 
 
-def test_roots_from_airflow_cfg_multiline_json(isolated_env: dict[str, str]) -> None:
+def test_roots_from_airflow_cfg_multiline_object_keyed_by_name(isolated_env: dict[str, str]) -> None:
     write_cfg(Path(isolated_env["AIRFLOW_HOME"]), json.dumps(COORDINATORS, indent=2))
     found = airflow_roots()
     assert [r.path for r in found.roots] == [os.path.expanduser("~/airflow/executable-bundles"), "/opt/bundles", "/srv/rust"]
@@ -37,32 +34,66 @@ def test_roots_from_airflow_cfg_multiline_json(isolated_env: dict[str, str]) -> 
     assert found.warnings == []
 
 
-def test_environment_variable_wins_over_airflow_cfg(isolated_env: dict[str, str], monkeypatch) -> None:
+def test_environment_variable_wins_over_airflow_cfg_and_expands_variables(isolated_env: dict[str, str], monkeypatch) -> None:
     write_cfg(Path(isolated_env["AIRFLOW_HOME"]), json.dumps(COORDINATORS))
-    env_value = [{"classpath": "airflow.sdk.coordinators.executable.ExecutableCoordinator", "kwargs": {"executables_root": "/from/env"}}]
-    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", json.dumps(env_value))
+    monkeypatch.setenv("BUNDLE_BASE", "/from/var")
+    value = {"go": {"classpath": EXECUTABLE, "kwargs": {"executables_root": ["$BUNDLE_BASE/go", "${HOME}/b"]}}}
+    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", json.dumps(value))
     found = airflow_roots()
-    assert [(r.path, r.origin.split(" ")[0]) for r in found.roots] == [("/from/env", "AIRFLOW__SDK__COORDINATORS")]
+    assert [(r.path, r.origin.split(" ")[0]) for r in found.roots] == [
+        ("/from/var/go", "AIRFLOW__SDK__COORDINATORS"), (f"{os.environ['HOME']}/b", "AIRFLOW__SDK__COORDINATORS")]
 
 
-def test_malformed_coordinators_give_one_line_warnings(monkeypatch) -> None:
-    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", "[{'name': 'go'}]")
-    found = airflow_roots()
-    assert found.roots == [] and len(found.warnings) == 1
-    assert "is not valid JSON" in found.warnings[0] and "\n" not in found.warnings[0]
+def test_forms_airflow_rejects_give_no_roots_and_say_why(monkeypatch) -> None:
+    cases = {
+        "[{'name': 'go'}]": "AirflowConfigException: Unable to parse [sdk] 'coordinators' as valid json",
+        json.dumps([{"name": "go", "classpath": EXECUTABLE, "kwargs": {"executables_root": "/x"}}]):
+            "AttributeError: 'list' object has no attribute 'items'",
+        json.dumps({"classpath": EXECUTABLE, "kwargs": {"executables_root": "/x"}}):
+            "ValidationError: coordinator 'classpath': Input should be a valid dictionary",
+        json.dumps({"go": {"kwargs": {"executables_root": "/x"}}}): "ValidationError: coordinator 'go': classpath: Field required",
+    }
+    for value, reason in cases.items():
+        monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", value)
+        found = airflow_roots()
+        assert found.roots == [], value
+        assert len(found.warnings) == 1 and "\n" not in found.warnings[0]
+        assert "Airflow rejects this value" in found.warnings[0] and reason in found.warnings[0]
 
-    value = [
-        "not an object",
-        {"classpath": "x.ExecutableCoordinator", "kwargs": {"executables_root": []}, "name": "empty"},
-        {"classpath": "x.ExecutableCoordinator", "kwargs": {"executables_root": "relative/dir"}, "name": "rel"},
-    ]
+
+def test_unusable_entries_are_warnings_naming_the_coordinator(monkeypatch) -> None:
+    value = {
+        "empty": {"classpath": EXECUTABLE, "kwargs": {"executables_root": []}},
+        "none": {"classpath": EXECUTABLE},
+        "rel": {"classpath": EXECUTABLE, "kwargs": {"executables_root": "relative/dir"}},
+        "java": {"classpath": "airflow.sdk.coordinators.java.JavaCoordinator", "kwargs": {"executables_root": "/j"}},
+    }
     monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", json.dumps(value))
     found = airflow_roots()
     assert [r.path for r in found.roots] == ["relative/dir"]
-    assert len(found.warnings) == 3
-    assert "entry 0 is not a JSON object" in found.warnings[0]
-    assert "'empty' has no usable executables_root" in found.warnings[1]
-    assert "is relative" in found.warnings[2]
+    assert len(found.warnings) == 4
+    assert "'empty': executables_root is an empty list" in found.warnings[0]
+    assert "'none': no executables_root given" in found.warnings[1]
+    assert "'java'" in found.warnings[2] and "not an ExecutableCoordinator" in found.warnings[2]
+    assert "is relative" in found.warnings[3]
+
+
+def test_a_set_value_without_roots_is_a_warning_naming_the_key(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", json.dumps({"java": {"classpath": "x.JavaCoordinator"}}))
+    found = airflow_roots()
+    assert found.roots == []
+    assert found.warnings == ["AIRFLOW__SDK__COORDINATORS is set but yields no bundle roots "
+                              "(no usable ExecutableCoordinator executables_root)"]
+    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", "")
+    assert airflow_roots().warnings == []
+
+
+def test_queue_routing_to_a_missing_coordinator_is_rejected_like_airflow(monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW__SDK__COORDINATORS", json.dumps(COORDINATORS))
+    monkeypatch.setenv("AIRFLOW__SDK__QUEUE_TO_COORDINATOR", json.dumps({"native": "nope"}))
+    found = airflow_roots()
+    assert found.roots == []
+    assert "ValueError: [sdk] queue_to_coordinator references invalid coordinator key: 'nope'" in found.warnings[0]
 
 
 def test_arguments_beat_config_which_beats_airflow(isolated_env: dict[str, str], monkeypatch) -> None:
@@ -98,3 +129,10 @@ def test_bad_config_values_are_warnings_and_defaults(tmp_path: Path) -> None:
     config.write_text("bundle_roots: [unclosed\n")
     assert "not valid YAML" in load_bundle_options(config)[1][0]
     assert "config file not found" in load_bundle_options(tmp_path / "missing.yaml")[1][0]
+
+
+def test_help_lists_bundle_roots_and_its_environment_override() -> None:
+    from console.settings import describe_sources
+
+    text = describe_sources()
+    assert "bundle_roots" in text and "REMSVC_CONSOLE_BUNDLE_ROOTS" in text and "[sdk] coordinators" in text

@@ -73,3 +73,20 @@ async def test_async_watch_yields_until_stopped(tmp_path: Path) -> None:
         else:
             stop.set()
     assert seen == [(["first"], 1), (["second"], 2)]
+
+
+def test_rescans_hash_nothing_unchanged_even_without_the_persistent_cache(tmp_path: Path, isolated_env: dict[str, str]) -> None:
+    """Following the roots polls often: an unchanged file costs a stat, a changed one is re-verified."""
+    write_bundle(tmp_path / "a", binary=os.urandom(300 << 10))
+    changed = write_bundle(tmp_path / "b", binary=os.urandom(4096))
+    service = BundleService([RootSpec(str(tmp_path), "t")], use_cache=False, versions=SchemaVersions(use_airflow=False))
+    first, _ = service.rescan()
+    assert first.bytes_hashed == (300 << 10) + 4096
+    again, diff = service.rescan()
+    assert diff.empty and again.bytes_hashed == 0 and again.reports_cached == 2
+    write_bundle(tmp_path / ".incoming", binary=os.urandom(4096))
+    os.replace(tmp_path / ".incoming", changed)
+    third, diff = service.rescan()
+    assert third.bytes_hashed == 4096 and third.reports_cached == 1
+    assert [Path(new.path).name for _, new in diff.replaced] == ["b"]
+    assert not (Path(isolated_env["XDG_CACHE_HOME"]) / "remsvc-console").exists()

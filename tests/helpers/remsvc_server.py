@@ -27,8 +27,8 @@ import grpc
 
 from console.remsvc._pb import remsvc_pb2_grpc
 from console.remsvc.model import Target
-from console.remsvc.server import RunningServer, start_server
-from console.remsvc.server_config import ServerConfig
+from console.server.config import ServerConfig
+from console.server.service import RunningServer, start_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTENING_PREFIX = "listening on "

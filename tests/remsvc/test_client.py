@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 
@@ -20,6 +22,7 @@ from console.remsvc.model import (
     StreamStatus,
     StreamTracker,
     Target,
+    TRUNCATION_MARKER,
     command_hash,
 )
 
@@ -104,7 +107,7 @@ async def test_large_output_is_truncated_and_flagged(remsvc_server):
     events = await collect(remsvc_server.target("big"), [Command("head -c 300000 /dev/zero | tr '\\0' x")])
     result = results_of(events)[1]
     assert result.out_truncated and not result.err_truncated
-    assert result.out == "x" * 262144
+    assert result.out == "x" * 262144 + TRUNCATION_MARKER
 
 
 async def test_per_command_timeout(remsvc_server_factory):
@@ -255,3 +258,75 @@ async def test_rejected_token_is_reported_even_when_writes_race_the_rejection(re
         events = await collect(server.target("race", bearer_token="wrong"), [Command("true")] * 50)
         assert events[-1].status is StreamStatus.UNAUTHENTICATED, events[-1].error
         assert "invalid bearer token" in events[-1].error
+
+
+async def test_denial_racing_writes_mid_stream_is_reported_as_the_denial(remsvc_server_factory):
+    """grpc/grpc#36066: a write in flight as the server denies command 4 used to turn PERMISSION_DENIED
+    into "Internal error from Core"; the client must report the denial, every time."""
+    server = remsvc_server_factory("[denylist]\nno_reboot = ^reboot\n")
+    padding = "p" * 20_000
+    cmds = [Command("true")] * 3 + [Command("reboot now")] + [Command(f"true # {padding}")] * 300
+    for _ in range(10):
+        events = await collect(server.target("race"), cmds)
+        finished = events[-1]
+        assert finished.status is StreamStatus.DENIED, finished.error
+        assert finished.error.endswith("permission denied: command denied by denylist: reboot now")
+        assert finished.answered == (1, 2, 3)
+
+
+async def test_a_stopped_server_is_detected_by_liveness_pings_not_the_deadline(remsvc_server):
+    cmds = [Command("echo before"), Command("sleep 30"), Command("echo after")]
+    events = []
+    try:
+        async with RemSvcClient(remsvc_server.target("stopped")) as client:
+            async for event in client.stream(cmds, timeout=120, probe_after_s=1.0, probe_timeout_s=1.0):
+                events.append(event)
+                if isinstance(event, CommandResult):
+                    os.kill(remsvc_server.pid, signal.SIGSTOP)
+    finally:
+        os.kill(remsvc_server.pid, signal.SIGCONT)
+    finished = events[-1]
+    assert finished.status is StreamStatus.NOT_RESPONDING
+    assert "server not responding" in finished.error and "may have run" in finished.error
+    assert finished.answered == (1,) and finished.missing == (2, 3) and finished.sent_any
+
+
+async def test_a_peer_that_accepts_but_never_speaks_is_reported_not_waited_for():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        target = Target("silent", "127.0.0.1", listener.getsockname()[1])
+        async with RemSvcClient(target) as client:
+            events = [e async for e in client.stream([Command("true")], timeout=120, probe_after_s=1.0, probe_timeout_s=1.0)]
+    finished = events[-1]
+    assert finished.status is StreamStatus.NOT_RESPONDING, finished
+    assert "server not responding" in finished.error and finished.answered == ()
+
+
+async def test_a_long_quiet_command_on_a_live_server_is_not_a_false_alarm(remsvc_server):
+    events = await collect(remsvc_server.target("quiet"), [Command("sleep 2.5; echo done")],
+                           probe_after_s=0.3, probe_timeout_s=1.0)
+    assert events[-1].status is StreamStatus.COMPLETED
+    assert results_of(events)[1].out == "done\n"
+
+
+def test_the_stream_module_does_not_import_the_client():
+    """client.py builds streams; stream.py only needs what its StreamHost protocol names."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(stream_module))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "client" not in imported and not any(m and m.endswith(".client") for m in imported)
+
+
+async def test_a_token_that_cannot_be_a_header_is_a_clear_error_on_every_call(remsvc_server):
+    target = remsvc_server.target("badtok", bearer_token="abc\ndef")
+    async with RemSvcClient(target) as client:
+        for call in (client.ping, client.get_status, lambda: client.rem_cmd(Command("true"))):
+            with pytest.raises(RemSvcError, match="contains a newline") as info:
+                await call()
+            assert "abc" not in str(info.value)
+    events = await collect(target, [Command("true")])
+    assert events[-1].status is StreamStatus.ERROR and "contains a newline" in events[-1].error
+    assert events[-1].sent_any is False

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 
-from console.remsvc.fanout import FanOut
+from console.remsvc.fanout import DEFAULT_CONCURRENCY, FanOut, effective_concurrency, fanout_cap
 from console.remsvc.model import Command, CommandResult, StreamFinished, StreamStatus, Target
+from tests.helpers.remsvc_server import in_process_server
 
 
 def free_port() -> int:
@@ -58,3 +60,42 @@ async def test_cancel_fanout_finishes_every_target_as_cancelled(remsvc_server_fa
             finished[event.target] = event
     assert set(finished) == {"c0", "c1"}
     assert all(f.status is StreamStatus.CANCELLED and 2 in f.missing for f in finished.values())
+
+
+async def test_default_starts_every_target_at_once(tmp_path):
+    """20 targets (more than the old default of 16) each wait until all 20 have started."""
+    arrived = tmp_path / "arrived"
+    arrived.mkdir()
+    wait_for_all = f'touch {arrived}/$$; while [ "$(ls {arrived} | wc -l)" -lt 20 ]; do sleep 0.02; done'
+    async with in_process_server() as server:
+        host, port = server.host, server.port
+        targets = [Target(f"t{i:02d}", host, port) for i in range(20)]
+        commands = [Command(wait_for_all)]
+        finished = [e async for e in FanOut(targets, commands, timeout=60) if isinstance(e, StreamFinished)]
+    assert len(finished) == 20
+    assert all(e.ok for e in finished), [e.error for e in finished if not e.ok]
+    assert len(list(arrived.iterdir())) == 20
+
+
+def test_default_concurrency_means_all_targets_up_to_the_cap():
+    targets = [Target(f"t{i}", "127.0.0.1", 1) for i in range(300)]
+    fan = FanOut(targets, [Command("true")])
+    assert DEFAULT_CONCURRENCY == 0
+    assert fan.concurrency == min(300, fanout_cap())
+
+
+def test_cap_comes_from_the_open_files_limit():
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY:
+        assert fanout_cap() == fanout_cap(soft)
+    assert fanout_cap(1024) == 480  # (1024 - 64 reserved) / 2 per target
+    assert fanout_cap(65536) == 32736
+    assert fanout_cap(16) == 1  # a tiny limit still lets one target through
+
+
+def test_cap_bounds_every_request():
+    assert effective_concurrency(0, 20, cap=480) == 20
+    assert effective_concurrency(0, 5000, cap=480) == 480
+    assert effective_concurrency(1000, 5000, cap=480) == 480  # an explicit --concurrency cannot pass the cap
+    assert effective_concurrency(4, 20, cap=480) == 4
+    assert effective_concurrency(0, 0, cap=480) == 1

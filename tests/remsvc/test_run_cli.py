@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
-from console.remsvc.model import command_hash
+import pytest
+
+from console.remsvc.model import TRUNCATION_MARKER, command_hash
 
 TOKEN = "tok-run-cli-9f8e7d"
 
@@ -111,12 +115,21 @@ def test_bad_token_exits_4(remsvc_server_factory, tmp_path):
     assert proc.returncode == 4 and "invalid bearer token" in proc.stderr
 
 
-def test_truncation_reported_on_stderr_not_in_out(remsvc_server, tmp_path):
+def test_truncated_out_is_kept_as_the_server_sent_it_and_reported_on_stderr(remsvc_server, tmp_path):
+    """The provider's XCom keeps the server's marker in ``out``; so does ``run --json``."""
     proc = run_cli(["--conn", "c", "--cmd", "head -c 300000 /dev/zero | tr '\\0' y", "--json"], conn_env("c", remsvc_server), tmp_path)
     assert proc.returncode == 0
     out = json.loads(proc.stdout)["results"][0]["out"]
-    assert out == "y" * 262144
-    assert "truncated by the server at 262144 bytes" in proc.stderr
+    assert out == "y" * 262144 + TRUNCATION_MARKER
+    assert "stdout truncated by the server at 262144 bytes" in proc.stderr
+
+
+def test_output_ending_with_the_marker_text_is_not_reported_truncated(remsvc_server, tmp_path):
+    proc = run_cli(["--conn", "c", "--cmd", "printf 'short\\n\\001[remSvc: output truncated at 262144 bytes]\\001\\n'", "--json"],
+                   conn_env("c", remsvc_server), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["results"][0]["out"] == "short" + TRUNCATION_MARKER
+    assert "truncated" not in proc.stderr
 
 
 def test_every_dispatch_is_journaled(remsvc_server, tmp_path):
@@ -128,3 +141,139 @@ def test_every_dispatch_is_journaled(remsvc_server, tmp_path):
     assert any("journaled" in json.dumps(r) for r in records)
     proc = run_cli(["--conn", "c", "--cmd", "echo quiet", "--no-journal"], conn_env("c", remsvc_server), tmp_path)
     assert "quiet" not in files[0].read_text()
+
+
+def journal_records(tmp_path) -> list[dict]:
+    return [json.loads(line) for p in sorted((tmp_path / "state").rglob("*.jsonl")) for line in p.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("no_journal", [False, True], ids=["journal", "no-journal"])
+@pytest.mark.parametrize(
+    ("args", "stdin", "named"),
+    [
+        ([b"--src", b"ops\xff"], None, "--src is not valid UTF-8"),
+        ([b"--user", b"\xc3(root"], None, "--user is not valid UTF-8"),
+        ([b"--cmd", b"true", b"--cmd", b"echo \xff\xfe"], None, "command 2 is not valid UTF-8"),
+        ([b"--cmd", b"-"], b"true\necho ok\nprintf 'a\x00b'\n", "command 3 contains a NUL byte"),
+        ([b"--cmd", b"-"], b"true\necho \xe9t\xe9\n", "command 2 is not valid UTF-8"),
+    ],
+    ids=["src", "user", "argv-command", "nul-from-stdin", "latin1-from-stdin"],
+)
+def test_input_that_cannot_be_sent_is_refused_before_the_stream_opens(remsvc_server, tmp_path, args, stdin, named, no_journal):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.update({"XDG_STATE_HOME": str(tmp_path / "state"), **conn_env("c", remsvc_server)})
+    base = [sys.executable.encode(), b"-m", b"console", b"run", b"--conn", b"c"]
+    extra = [b"--no-journal"] if no_journal else []
+    if b"--cmd" not in args:
+        extra.append(b"--cmd=true")
+    proc = subprocess.run([*base, *args, *extra], input=stdin, capture_output=True, env=env, timeout=60)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, stderr
+    assert named in stderr and "nothing was sent" in stderr
+    assert "Traceback" not in stderr
+    assert journal_records(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "flag", [["--timeout", "0"], ["--timeout", "-1"], ["--timeout", "nan"], ["--timeout", "inf"],
+             ["--concurrency", "-5"], ["--concurrency", "many"]],
+    ids=lambda f: " ".join(f),
+)
+def test_timeout_and_concurrency_must_be_usable(remsvc_server, tmp_path, flag):
+    proc = run_cli(["--conn", "c", "--cmd", "true", *flag], conn_env("c", remsvc_server), tmp_path)
+    assert proc.returncode == 2
+    assert flag[0] in proc.stderr and "Traceback" not in proc.stderr
+    assert journal_records(tmp_path) == []
+
+
+def test_token_with_a_newline_is_a_connection_error_not_a_grpc_one(remsvc_server, tmp_path):
+    proc = run_cli(["--conn", "c", "--cmd", "true"], conn_env("c", remsvc_server, "?bearer_token=abc%0Adef"), tmp_path)
+    assert proc.returncode == 3
+    assert "bearer_token" in proc.stderr and "newline" in proc.stderr
+    assert "abc" not in proc.stderr and "Invalid metadata" not in proc.stderr
+
+
+def test_hostile_host_text_is_inert_in_the_header_and_the_error_line(tmp_path):
+    host = "%1b%5d0%3bPWNED%07%1b%5b2J"
+    for extra in ([], ["--json"]):
+        proc = run_cli(["--conn", "evil", "--cmd", "true", "--timeout", "20", *extra],
+                       {"AIRFLOW_CONN_EVIL": f"remsvc://{host}:50051"}, tmp_path)
+        assert proc.returncode == 4, proc.stderr
+        assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
+        assert "␛]0;PWNED␇␛[2J" in proc.stderr
+    assert "␛]0;PWNED␇␛[2J" in run_cli(["--conn", "evil", "--cmd", "true"], {"AIRFLOW_CONN_EVIL": f"remsvc://{host}:1"}, tmp_path).stdout
+
+
+def test_json_escapes_c1_and_bidi_controls_and_stays_lossless(remsvc_server, tmp_path):
+    proc = run_cli(["--conn", "c", "--cmd", "printf 'a\\302\\233' ; printf '31m\\342\\200\\256txt.exe'", "--json"],
+                   conn_env("c", remsvc_server), tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "\u009b" not in proc.stdout and "\u202e" not in proc.stdout
+    assert "\\u009b" in proc.stdout and "\\u202e" in proc.stdout
+    assert json.loads(proc.stdout)["results"][0]["out"] == "a\u009b31m\u202etxt.exe"
+
+
+def test_tls_mismatch_hints_at_use_ssl_and_grpc_core_logs_stay_off_stderr(remsvc_server_factory, tls_material, tmp_path):
+    ini = f"[tls]\nenabled = true\ncert = {tls_material.server_cert}\nkey = {tls_material.server_key}\n"
+    server = remsvc_server_factory(ini)
+    plain = run_cli(["--conn", "c", "--cmd", "true"], conn_env("c", server), tmp_path)
+    assert plain.returncode == 4
+    assert "use_ssl" in plain.stderr
+    wrong_ca = run_cli(["--conn", "c", "--cmd", "true"],
+                       {"AIRFLOW_CONN_C": f"remsvc://localhost:{server.port}?use_ssl=true&ca_cert_path={tls_material.other_ca_cert}"},
+                       tmp_path)
+    assert wrong_ca.returncode == 4 and "server certificate not trusted" in wrong_ca.stderr
+    for proc in (plain, wrong_ca):
+        assert all(line.startswith("remsvc-console run: ") for line in proc.stderr.splitlines()), proc.stderr
+        assert ".cc:" not in proc.stderr
+
+
+def test_server_dying_after_commands_were_sent_is_exit_5_not_a_retryable_4(remsvc_server, tmp_path):
+    """A script that retries on 4 must not re-run side effects: once sent, it is 5 and says so."""
+    marker = tmp_path / "ran"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "console", "run", "--conn", "c", "--cmd", f"touch {marker}; sleep 60", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), **conn_env("c", remsvc_server)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the command started on the server"
+        remsvc_server.kill()
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 5, err
+    assert "may have run" in err
+    payload = json.loads(out)
+    assert payload["state"] == "FAILED" and "may have run" in payload["error_msg"]
+    stream = next(r for r in journal_records(tmp_path) if r["k"] == "stream")
+    assert stream["sent_any"] is True and stream["missing"] == [1]
+
+
+def test_a_stopped_server_is_reported_within_seconds_not_at_the_deadline(remsvc_server, tmp_path):
+    marker = tmp_path / "started"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "console", "run", "--conn", "c", "--cmd", "echo a", "--cmd", f"touch {marker}; sleep 60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), **conn_env("c", remsvc_server)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        os.kill(remsvc_server.pid, signal.SIGSTOP)
+        out, err = child.communicate(timeout=45)  # the stream deadline is 3600 s
+    finally:
+        os.kill(remsvc_server.pid, signal.SIGCONT)
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    assert child.returncode == 5, err
+    assert "server not responding" in err and "may have run" in err
+    assert "out| a" in out and "[2] no answer" in out

@@ -9,8 +9,8 @@ import pytest
 
 from console.remsvc._pb import remsvc_pb2 as pb
 from console.remsvc.model import command_hash
-from console.remsvc.server import start_server
-from console.remsvc.server_config import ConfigError, ServerConfig, TlsConfig
+from console.server.config import ConfigError, ServerConfig, TlsConfig
+from console.server.service import start_server
 from tests.helpers.remsvc_server import in_process_server, remsvc_stub
 
 TOKENS = {"airflow-prod": "prod-token-1f3a", "dev-semih": "dev-token-77c2"}
@@ -68,7 +68,7 @@ async def test_every_method_accepts_each_identity_token(method):
 
 
 async def test_identity_is_logged_and_token_never_is(caplog):
-    caplog.set_level(logging.DEBUG, logger="console.remsvc.server")
+    caplog.set_level(logging.DEBUG, logger="console.server")
     async with in_process_server(tokens=TOKENS, insecure_auth=True) as server, remsvc_stub(server.address) as stub:
         await call(stub, "RemCmdStrm", (("authorization", "Bearer prod-token-1f3a"),))
         with pytest.raises(grpc.aio.AioRpcError):

@@ -10,8 +10,8 @@ import grpc
 import pytest
 
 from console.remsvc._pb import remsvc_pb2 as pb
-from console.remsvc.executor import TIMED_OUT
 from console.remsvc.model import command_hash
+from console.server.executor import TIMED_OUT
 from tests.helpers.remsvc_server import ServerStartError, remsvc_stub, serve_command, server_env, start_server_process
 
 TOKEN = "cli-token-5e8b"

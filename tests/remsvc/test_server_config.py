@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from console.remsvc.server_config import (
+from console.server.config import (
     DEFAULT_CMD_TIMEOUT_MS,
     ConfigError,
     ListRule,
@@ -130,18 +130,18 @@ def test_missing_and_unreadable_files(tmp_path):
 
 
 def test_unknown_sections_and_keys_are_warned_about(caplog):
-    caplog.set_level(logging.WARNING, logger="console.remsvc.server")
+    caplog.set_level(logging.WARNING, logger="console.server")
     parse_config("[server]\nprot = 1\n[logging]\nlevel = 3\n", {})
     assert "unknown key 'prot' in [server]" in caplog.text
     assert "unknown section [logging]" in caplog.text
 
 
 def test_invalid_pattern_is_logged_and_denies_all(caplog):
-    caplog.set_level(logging.ERROR, logger="console.remsvc.server")
+    caplog.set_level(logging.ERROR, logger="console.server")
     config = parse_config("[denylist]\nok = ^rm\nbroken = [a-\n", {})
     assert "[denylist] broken has an invalid pattern" in caplog.text
     assert config.deny_reason("echo harmless") == (
-        "command denied: denylist rule 'broken' has an invalid pattern, so every command is denied"
+        "all commands denied: allowlist configuration is invalid (check server logs)"
     )
 
 
@@ -151,9 +151,20 @@ def test_rules_search_anywhere_unless_anchored():
         denylist=(ListRule.compile("shutdown", r"\bshutdown\b"),),
     )
     assert config.deny_reason("ls -l") is None
-    assert config.deny_reason("lsblk") == "command denied: it matches no allowlist rule"
+    assert config.deny_reason("lsblk") == "command not permitted by allowlist: lsblk"
     assert config.deny_reason("true; echo x") is None
-    assert config.deny_reason("echo; shutdown now") == "command denied by denylist rule 'shutdown'"
+    assert config.deny_reason("echo; shutdown now") == "command denied by denylist: echo; shutdown now"
+
+
+def test_empty_allowlist_permits_what_the_denylist_lets_through():
+    config = ServerConfig(denylist=(ListRule.compile("rm", r"^rm\b"),))
+    assert config.deny_reason("anything at all") is None
+    assert config.deny_reason("rm -f x") == "command denied by denylist: rm -f x"
+
+
+def test_default_command_timeout_is_the_compiled_servers_30_seconds():
+    assert DEFAULT_CMD_TIMEOUT_MS == 30_000
+    assert parse_config("", {}).cmd_timeout_s == 30.0
 
 
 def test_identity_lookup():

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.remsvc.executor import (
+from console.server.executor import (
     OUTPUT_LIMIT,
     TIMED_OUT,
     RunAsError,
@@ -159,6 +162,35 @@ async def test_cmdusr_runs_as_that_user_when_server_is_root():
     name, uid, home = result.out.splitlines()
     assert (name, uid, result.rc) == ("nobody", "65534", 0)
     assert home == "/nonexistent"  # nobody's home, from the passwd entry
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+async def test_cmdusr_starts_in_the_users_home_or_root_and_with_their_groups():
+    result = await run_command("pwd; id -G", cmdusr="nobody")
+    cwd, groups = result.out.splitlines()
+    assert cwd == "/"  # nobody's home does not exist
+    assert groups.split() == [str(g) for g in resolve_run_as("nobody", euid=0).groups]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+async def test_cmdusr_without_setpriv_is_refused_clearly(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = await run_command("true", cmdusr="nobody")
+    assert result.rc == 126
+    assert result.err == "cannot run as user 'nobody': setpriv (util-linux) is not installed on the server"
+
+
+def test_commands_inherit_no_descriptor_but_stdin_stdout_stderr():
+    """A descriptor the server process inherited (here an inheritable pipe) never reaches a command."""
+    code = (
+        "import asyncio, os\n"
+        "r, w = os.pipe(); os.set_inheritable(w, True)\n"
+        "from console.server.executor import run_command\n"
+        "print(asyncio.run(run_command('ls /proc/$$/fd')).out, end='')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}).stdout
+    assert out.split() == ["0", "1", "2"]
 
 
 async def test_unknown_cmdusr_is_a_clear_error():

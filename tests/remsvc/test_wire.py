@@ -11,7 +11,7 @@ from grpc_tools import protoc
 from console.remsvc import wire
 from console.remsvc._pb import remsvc_pb2
 from console.remsvc.client import RemSvcClient
-from console.remsvc.model import TRUNCATION_MARKER, Command, CommandResult, Target, command_hash
+from console.remsvc.model import TRUNCATION_LIMIT, TRUNCATION_MARKER, Command, CommandResult, Target, command_hash
 from tests.helpers.raw_server import RawBytesServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,11 +51,28 @@ def test_hash_is_lowercase_crc32_of_utf8():
     assert (msg.cmd, msg.cmdtyp, msg.cmdusr, msg.tid, msg.src, msg.hsh) == (cmd, 1, "u", 7, "s", command_hash(cmd))
 
 
-def test_truncation_marker_becomes_a_flag_not_text():
-    raw = remsvc_pb2.RemResMsg(rc=0, tid=1, out="x" * 10 + TRUNCATION_MARKER, err="e", hsh="h").SerializeToString()
+def test_truncation_is_flagged_by_length_and_out_is_kept_as_sent():
+    """As the Airflow provider keeps it: ``out`` holds the marker; the flag needs the cut length."""
+    cut = "x" * TRUNCATION_LIMIT + TRUNCATION_MARKER
+    raw = remsvc_pb2.RemResMsg(rc=0, tid=1, out=cut, err="e", hsh="h").SerializeToString()
     result = wire.to_result("t", wire.deserialize_result(raw))
-    assert result.out == "x" * 10 and result.out_truncated and not result.err_truncated
-    assert "remSvc: output truncated" not in result.out
+    assert result.out == cut and result.out_truncated and not result.err_truncated
+    utf8_cut = "é" * ((TRUNCATION_LIMIT - 1) // 2) + TRUNCATION_MARKER  # cut 1 byte short, at a boundary
+    raw = remsvc_pb2.RemResMsg(rc=0, tid=1, out="", err=utf8_cut, hsh="h").SerializeToString()
+    assert wire.to_result("t", wire.deserialize_result(raw)).err_truncated
+
+
+def test_output_that_merely_ends_with_the_marker_text_is_not_truncated():
+    raw = remsvc_pb2.RemResMsg(rc=0, tid=1, out="x" * 10 + TRUNCATION_MARKER, hsh="h").SerializeToString()
+    result = wire.to_result("t", wire.deserialize_result(raw))
+    assert result.out == "x" * 10 + TRUNCATION_MARKER
+    assert not result.out_truncated and not result.err_truncated
+
+
+def test_bytes_that_are_not_a_reply_decode_to_undecodable_not_an_exception():
+    reply = wire.deserialize_result(b"\xff\xff\xff\xff garbage")
+    assert isinstance(reply, wire.Undecodable)
+    assert reply.size == 12 and reply.excerpt_hex.startswith("ffffffff")
 
 
 async def test_invalid_utf8_output_is_replaced_and_flagged_not_fatal():

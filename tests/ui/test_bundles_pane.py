@@ -32,6 +32,7 @@ from console.settings import Settings
 from console.ui.app import ConsoleApp
 from console.ui.bundle_messages import BundleScanProgress
 from console.ui.context import ConsoleContext
+import console.ui.panes.bundles as bundles_pane_module
 from console.ui.panes.bundles import BundlesPane
 from console.ui.widgets.bundle_filter import FilterError, parse_filter
 from console.ui.widgets.bundle_resolve import ResolveScreen
@@ -500,7 +501,8 @@ async def test_leaving_the_app_cancels_a_running_scan(tmp_path):
     assert pane.service.last is None, "a cancelled scan is not kept as a result"
 
 
-async def test_rescan_shows_what_changed(app, tree):
+async def test_rescan_shows_what_changed(app, tree, monkeypatch):
+    monkeypatch.setattr(bundles_pane_module, "WATCH_INTERVAL_S", 0)  # only r rescans here
     async with app.run_test(size=(120, 40)) as pilot:
         pane = await open_pane(pilot)
         await select(pilot, pane, tree["report"])
@@ -514,8 +516,9 @@ async def test_rescan_shows_what_changed(app, tree):
         await wait_for(pilot, lambda: pane.scans == 2, what="rescan")
         assert "Rescan: 1 added, 1 replaced, 1 removed." in [n.message for n in app._notifications]
         text = tree_text(pane)
-        assert "✓ new_loader" in text and "latin1_tool" not in text
-        assert "✗ daily_report hash_mismatch" in text
+        assert "✓ ● new_loader" in text and "latin1_tool" not in text, "what the rescan found is marked"
+        assert "✗ ● daily_report hash_mismatch" in text
+        assert "✓ customer_pipeline " in text, "unchanged bundles carry no mark"
         assert pane.selected_path == str(tree["report"]), "the selection survives a rescan"
         await wait_for(pilot, lambda: "✗ hash_mismatch" in screen_text(app), what="details of the replaced file")
 
@@ -550,3 +553,44 @@ async def test_roots_from_the_context_build_the_service_and_fill_the_digest_cach
         assert [str(node.label) for node in pane.tree.root.children] == [str(tree["team-b"])]
         assert "✓ customer_pipeline_v2" in tree_text(pane)
     assert (tmp_path / "cache" / "remsvc-console" / "bundle-digests.json").is_file()
+
+
+async def test_the_pane_follows_its_roots_and_announces_redeploys_without_r(app, tree, monkeypatch):
+    monkeypatch.setattr(bundles_pane_module, "WATCH_INTERVAL_S", 0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = await open_pane(pilot)
+        hashed = []
+        service = pane.service
+        real_scan = service.scan
+
+        def counting_scan(**kwargs):
+            result = real_scan(**kwargs)
+            hashed.append(result.bytes_hashed)
+            return result
+
+        monkeypatch.setattr(service, "scan", counting_scan)
+        await wait_for(pilot, lambda: len(hashed) >= 1, what="a quiet poll")
+        assert hashed[0] == 0, "a poll over unchanged files re-hashes nothing"
+        assert "Scanning" not in screen_text(app), "quiet polls draw no progress"
+
+        fresh = _write(tree["prod"] / "etl" / "fresh_loader", bundle_bytes(BINARY + b"fresh", GO_SOURCE, make_manifest({"fresh": ["load"]})))
+        await wait_for(pilot, lambda: pane.tree.node_for(str(fresh)) is not None, what="the new bundle in the tree")
+        assert "✓ ● fresh_loader" in tree_text(pane)
+        await wait_for(pilot, lambda: any("+ etl/fresh_loader (ok)" in n.message for n in app._notifications), what="announcement")
+
+        tampered = bytearray(tree["pipeline"].read_bytes())
+        tampered[2] ^= 0x01
+        _write(tree["prod"] / ".incoming", bytes(tampered))
+        os.replace(tree["prod"] / ".incoming", tree["pipeline"])
+        tree["latin1"].unlink()
+        await wait_for(
+            pilot,
+            lambda: any("~ etl/customer_pipeline (hash_mismatch)" in n.message and "- latin1_tool" in n.message for n in app._notifications),
+            what="changed and removed announced",
+        )
+        text = tree_text(pane)
+        assert "latin1_tool" not in text
+        changed = next(line for line in text.splitlines() if "✗ ● custom" in line)
+        assert changed.rstrip().endswith("hash_mismatch"), "the changed bundle is marked, its name fitted to 80 columns"
+        assert "✓ ● fresh_loader" in text, "marks from earlier polls stay until r"
+        assert pane.scans >= 3

@@ -1,8 +1,9 @@
 """SVG snapshots of the Bundles pane: the tree with each details tab, a hash mismatch, the resolve prompt.
 
 What could change between runs is fixed: the bundles live under one fixed directory in the system
-temp dir (so the paths on screen are the same every run), their mtimes are frozen, the digest cache
-is off, the clock and host name are frozen, and the theme is fixed.
+temp dir (so the paths on screen are the same every run), their mtimes are frozen, the persistent
+digest cache is off (the in-memory one is on, as in every service), the clock and host name are
+frozen, and the theme is fixed.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -71,18 +72,32 @@ def test_read_only_and_confirmation_are_enforced_by_the_service(tmp_path):
     assert not open_service.read_only
 
 
+async def journal_lines_once(directory, count: int, within: float = 10.0) -> int:
+    """The journal's line count once it holds ``count`` lines (the writer thread is prompt, not
+    synchronous); gives up after ``within`` seconds and returns what is there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    seen = 0
+    while loop.time() < deadline:
+        seen = sum(len(p.read_text().splitlines()) for p in directory.glob("*.jsonl"))
+        if seen >= count:
+            return seen
+        await asyncio.sleep(0.005)
+    return seen
+
+
 async def test_every_result_is_journaled_as_it_arrives(remsvc_server, tmp_path):
     secret = "tok-never-in-journal"
     target = remsvc_server.target("t")
     service = DispatchService(journal_dir=tmp_path / "journal")
     commands = parse_commands("echo one\necho two; exit 2", DispatchOptions(src="tests@host"))
     run = service.start([target], commands, DispatchOptions(src="tests@host"))
-    journal_file = next((tmp_path / "journal").glob("*.jsonl"))
     lines_seen = []
     async for event in run:
         if isinstance(event, CommandResult):
-            lines_seen.append(len(journal_file.read_text().splitlines()))
-    assert lines_seen == [2, 3], "each result is on disk before the next event is handed on"
+            lines_seen.append(await journal_lines_once(tmp_path / "journal", event.tid + 1))
+    assert lines_seen == [2, 3], "each result reaches the disk while the stream goes on, not at its end"
+    journal_file = next((tmp_path / "journal").glob("*.jsonl"))
     assert run.outcome.state == "FAILED"
     assert run.outcome.to_json()["results"][1]["rc"] == 2
     record = Journal(tmp_path / "journal").read_dispatches()[0]
@@ -160,3 +175,35 @@ def test_services_do_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_what_cannot_be_sent_is_refused_before_anything_is_journaled_or_sent(tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    target = Target("t", "127.0.0.1", 9)
+    cases = [
+        ([Command("true"), Command("echo a\x00b")], target, "command 2: the command contains a NUL byte"),
+        ([Command("echo \udcff")], target, "command 1: the command is not valid UTF-8"),
+        ([Command("true", cmdusr="r\udcc3oot")], target, "command 1: its user is not valid UTF-8"),
+        ([Command("true", src="ops\x00")], target, "command 1: its src contains a NUL byte"),
+        ([Command("true")], Target("tok", "127.0.0.1", 9, bearer_token="abc\ndef"), "contains a newline"),
+    ]
+    for commands, where, message in cases:
+        with pytest.raises(DispatchInputError, match=message):
+            service.start([where], commands, DispatchOptions())
+    assert not list((tmp_path / "journal").glob("*.jsonl")) and service.active == []
+
+
+async def test_cancel_all_names_the_reason_in_every_stream_and_the_finish_record(remsvc_server, tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    run = service.start([remsvc_server.target("t")], [Command("echo a"), Command("sleep 30")], DispatchOptions())
+    assert service.active == [run]
+    async for event in run:
+        if isinstance(event, CommandResult):
+            assert service.cancel_all("SIGTERM received (terminated)") == 1
+        if isinstance(event, StreamFinished):
+            assert event.error.endswith("SIGTERM received (terminated)")
+    assert await service.wait_idle(1.0) and service.active == []
+    assert run.outcome.state == "CANCELLED" and "SIGTERM" in run.outcome.error
+    (record,) = Journal(tmp_path / "journal").read_dispatches()
+    assert record.state == "CANCELLED" and record.reason == "SIGTERM received (terminated)"
+    assert record.missing_tids("t") == [2]

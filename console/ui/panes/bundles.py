@@ -14,7 +14,7 @@ import os
 import threading
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from console.bundles.model import ScanProgress, ScanResult
 from console.bundles.resolve import Resolution
 from console.bundles.service import BundleService
-from console.bundles.watch import ScanDiff
+from console.bundles.watch import WATCH_INTERVAL_S, ScanDiff
 from console.safetext import inert
 from console.ui import bindings
 from console.ui.bundle_messages import BundleDetailLoaded, BundleScanFinished, BundleScanProgress
@@ -33,11 +33,12 @@ from console.ui.widgets.bundle_details import BundleDetails
 from console.ui.widgets.bundle_filter import BundleFilter, FilterError, parse_filter
 from console.ui.widgets.bundle_resolve import ResolveScreen
 from console.ui.widgets.bundle_text import detail_view
-from console.ui.widgets.bundle_tree import BundleTree, TreeEntry, status_tone
+from console.ui.widgets.bundle_tree import BundleTree, TreeEntry, shown_path, status_tone
 
 PANE_ID = "bundles"
 TITLE = "Bundles"
 DETAIL_DELAY_S = 0.12
+NARROW_COLUMNS = 100
 SCAN_GROUP = "bundles-scan"
 DETAIL_GROUP = "bundles-detail"
 
@@ -67,6 +68,26 @@ def summary_text(result: ScanResult) -> str:
     if result.walk_errors:
         parts.append(f"{len(result.walk_errors)} walk error{'s' if len(result.walk_errors) != 1 else ''}")
     return " · ".join(parts)
+
+
+ANNOUNCED_NAMES = 3
+
+
+def change_text(diff: ScanDiff) -> str:
+    """What a rescan found, naming the first few bundles of each kind: ``+ added``, ``~ changed``, ``- removed``."""
+    kinds = (
+        ("+", [r for r in diff.added]),
+        ("~", [new for _, new in [*diff.replaced, *diff.changed]]),
+        ("-", [old for old, _ in diff.removed]),
+    )
+    parts = []
+    for sign, reports in kinds:
+        for report in reports[:ANNOUNCED_NAMES]:
+            state = "" if sign == "-" else f" ({report.status.value})"
+            parts.append(f"{sign} {shown_path(report)}{state}")
+        if len(reports) > ANNOUNCED_NAMES:
+            parts.append(f"{sign} {len(reports) - ANNOUNCED_NAMES} more")
+    return "\n".join(parts)
 
 
 def diff_text(diff: ScanDiff) -> str:
@@ -112,6 +133,11 @@ class BundlesPane(Vertical):
         self._progress_posted = False
         self._warned = 0
         self._detail_timer: Timer | None = None
+        self.watch_interval = WATCH_INTERVAL_S
+        self._watch_timer: Timer | None = None
+        self.marks: dict[str, str] = {}
+        self._quiet = False
+        self._rescan_after = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bundles-top"):
@@ -131,6 +157,10 @@ class BundlesPane(Vertical):
         if not self._started:
             self._started = True
             self.start_scan()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 100 columns the tree takes half the width, so status words fit beside the names."""
+        self.tree.styles.width = "50%" if event.size.width < NARROW_COLUMNS else "40%"
 
     def on_unmount(self) -> None:
         if self._cancel is not None:
@@ -157,29 +187,45 @@ class BundlesPane(Vertical):
 
     # Scanning ------------------------------------------------------------------------------------
 
-    def start_scan(self) -> bool:
-        """Start a scan in a thread unless one is running; the answer is a ``BundleScanFinished``."""
+    def start_scan(self, *, quiet: bool = False) -> bool:
+        """Start a scan in a thread unless one is running; the answer is a ``BundleScanFinished``.
+
+        A quiet scan (the pane following its roots) draws no progress and says nothing when
+        nothing changed.
+        """
         if self.scanning:
-            self.notify("A scan is already running.", markup=False)
+            if not quiet:
+                self.notify("A scan is already running.", markup=False)
             return False
         self.scanning = True
+        self._quiet = quiet
         self._cancel = threading.Event()
         self._latest = None
-        self._summary("Scanning…", "scanning")
-        bar = self.query_one("#bundles-progress", ProgressBar)
-        bar.update(total=None, progress=0)
-        bar.display = True
-        self._scan(self._cancel, self.result is None)
+        if not quiet:
+            self._summary("Scanning…", "scanning")
+            bar = self.query_one("#bundles-progress", ProgressBar)
+            bar.update(total=None, progress=0)
+            bar.display = True
+        self._scan(self._cancel, self.result is None, quiet)
         return True
 
     @work(thread=True, group=SCAN_GROUP, exit_on_error=False)
-    def _scan(self, cancel: threading.Event, first: bool) -> None:
+    def _scan(self, cancel: threading.Event, first: bool, quiet: bool = False) -> None:
         if self.service is None:
             self.service = BundleService.from_config(arguments=self.ctx.bundle_roots)
         service = self.service
-        result, diff = service.rescan(on_progress=self._progress_arrived, cancel=cancel)
+        progress = None if quiet else self._progress_arrived
+        result, diff = service.rescan(on_progress=progress, cancel=cancel)
+        if quiet and diff.empty and not result.cancelled:
+            self.post_message(BundleScanFinished(result, diff, self.index, first, list(service.warnings), quiet=True))
+            return
         index = service.dag_index() if not result.cancelled else {}
-        self.post_message(BundleScanFinished(result, diff, index, first, list(service.warnings)))
+        self.post_message(BundleScanFinished(result, diff, index, first, list(service.warnings), quiet=quiet))
+
+    def _follow_roots(self) -> None:
+        """The watch timer's tick: a quiet rescan unless a scan is already running."""
+        if not self.scanning and self.result is not None:
+            self.start_scan(quiet=True)
 
     def _progress_arrived(self, progress: ScanProgress) -> None:
         """Called on scanner threads: keep the newest snapshot, post only if none is pending."""
@@ -204,6 +250,12 @@ class BundlesPane(Vertical):
 
     def on_bundle_scan_finished(self, message: BundleScanFinished) -> None:
         message.stop()
+        self._finish(message)
+        if self._rescan_after and not self.scanning:
+            self._rescan_after = False
+            self.start_scan()
+
+    def _finish(self, message: BundleScanFinished) -> None:
         self.scanning = False
         self.query_one("#bundles-progress", ProgressBar).display = False
         for warning in message.warnings[self._warned :]:
@@ -211,11 +263,18 @@ class BundlesPane(Vertical):
         self._warned = len(message.warnings)
         result = message.result
         if result.cancelled:
-            self._summary("Scan cancelled; showing the previous scan." if self.result else "Scan cancelled: press r to scan.", "problem")
+            if not message.quiet:
+                self._summary("Scan cancelled; showing the previous scan." if self.result else "Scan cancelled: press r to scan.", "problem")
             return
         self.scans += 1
         self.result = result
         self.index = message.index
+        if self._watch_timer is None and self.watch_interval > 0:
+            self._watch_timer = self.set_interval(self.watch_interval, self._follow_roots)
+        if message.quiet and message.diff.empty:
+            return
+        if not message.first:
+            self._mark(message.diff, keep=message.quiet)
         if not result.roots:
             self._summary(
                 "No bundle directories configured: bundle_roots in the config file, REMSVC_CONSOLE_BUNDLE_ROOTS, "
@@ -223,8 +282,21 @@ class BundlesPane(Vertical):
                 "problem",
             )
         self._populate()
-        if not message.first:
+        if message.quiet:
+            self.notify(inert(change_text(message.diff)), title="Bundles changed", markup=False, timeout=10)
+        elif not message.first:
             self.notify(diff_text(message.diff), markup=False, timeout=5)
+
+    def _mark(self, diff: ScanDiff, *, keep: bool) -> None:
+        """Mark what a rescan found new or changed; a rescan asked for with r starts the marks afresh."""
+        if not keep:
+            self.marks = {}
+        for report in diff.added:
+            self.marks[report.path] = "new"
+        for _, report in [*diff.replaced, *diff.changed]:
+            self.marks[report.path] = "changed"
+        for old, _ in diff.removed:
+            self.marks.pop(old.path, None)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == SCAN_GROUP and event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
@@ -234,6 +306,10 @@ class BundlesPane(Vertical):
             self._summary(f"Scan failed: {error}" if error else "Scan stopped.", "problem")
 
     def action_rescan(self) -> None:
+        """Rescan now; pressed while the pane is quietly following its roots, right after that poll."""
+        if self.scanning and self._quiet:
+            self._rescan_after = True
+            return
         self.start_scan()
 
     def action_cancel_scan(self) -> None:
@@ -249,7 +325,7 @@ class BundlesPane(Vertical):
         if self.result is None:
             return
         tree = self.tree
-        shown = tree.populate(self.result, self.filter)
+        shown = tree.populate(self.result, self.filter, self.marks)
         if self.result.roots:
             line = summary_text(self.result)
             if self.filter.active:

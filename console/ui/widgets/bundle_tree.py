@@ -5,6 +5,10 @@ theme through component classes, so a theme restyles them. Names come from the f
 untrusted like any other file text: they are made inert and never parsed as markup. Entries are
 sorted by name for reading (the coordinator's walk order matters only for dag_id resolution, which
 the resolve prompt explains).
+
+Labels are fitted to the tree's width, so nothing scrolls sideways at 80 columns: a file's status
+word is kept whole and its name gives way (with an ellipsis) first. Files that a rescan found new or
+changed carry a mark (``●``) in the accent colour.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -23,8 +28,10 @@ from console.safetext import inert
 from console.ui.widgets.bundle_filter import BundleFilter
 
 EXPAND_ALL_LIMIT = 400
+MIN_NAME_CELLS = 6
+MARK = "● "
 
-ICONS = {Status.OK: "✓", Status.NOT_BUNDLE: "·", Status.NOT_EXECUTABLE: "·", Status.UNREADABLE: "!"}
+ICONS = {Status.OK: "✓", Status.NOT_BUNDLE: "·", Status.NOT_EXECUTABLE: "·", Status.UNREADABLE: "!", Status.SCAN_ERROR: "!"}
 
 
 def status_icon(status: Status) -> str:
@@ -35,7 +42,7 @@ def status_tone(status: Status) -> str:
     """The component-class suffix (and theme colour) for a status: ok, rejected, unreadable, ignored."""
     if status is Status.OK:
         return "ok"
-    if status is Status.UNREADABLE:
+    if status in (Status.UNREADABLE, Status.SCAN_ERROR):
         return "unreadable"
     return "ignored" if status.is_ignored else "rejected"
 
@@ -58,6 +65,7 @@ class TreeEntry:
     report: BundleReport | None = None
     root: RootInfo | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    mark: str | None = None  # "new" or "changed" when the latest rescans found it so
 
     @property
     def files(self) -> int:
@@ -72,6 +80,7 @@ class BundleTree(Tree[TreeEntry]):
         "bundle-tree--ignored",
         "bundle-tree--status",
         "bundle-tree--root",
+        "bundle-tree--mark",
     }
     DEFAULT_CSS = """
     BundleTree > .bundle-tree--ok { color: $success; }
@@ -80,6 +89,7 @@ class BundleTree(Tree[TreeEntry]):
     BundleTree > .bundle-tree--ignored { color: $foreground 50%; }
     BundleTree > .bundle-tree--status { color: $foreground 60%; }
     BundleTree > .bundle-tree--root { text-style: bold; }
+    BundleTree > .bundle-tree--mark { color: $accent; text-style: bold; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -87,10 +97,28 @@ class BundleTree(Tree[TreeEntry]):
         self.show_root = False
         self.guide_depth = 3
         self.auto_expand = False
+        self._marks: dict[str, str] = {}
 
-    def populate(self, result: ScanResult, flt: BundleFilter) -> int:
+    def _on_resize(self, event: events.Resize) -> None:
+        """Labels are fitted to the width, so a new width lays the lines out again."""
+        self._invalidate()
+        super()._on_resize(event)
+
+    def _label_room(self, node: TreeNode[TreeEntry]) -> int | None:
+        """Cells left for ``node``'s label after its guides, or None before the tree has a size."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return None
+        depth = 0
+        parent = node.parent
+        while parent is not None and parent is not self.root:
+            depth += 1
+            parent = parent.parent
+        return max(1, width - depth * self.guide_depth)
+    def populate(self, result: ScanResult, flt: BundleFilter, marks: dict[str, str] | None = None) -> int:
         """Rebuild from ``result`` keeping only files ``flt`` accepts; returns how many files are shown."""
         self.clear()
+        self._marks = marks or {}
         by_root: dict[str, list[BundleReport]] = {}
         for report in result.bundles:
             if flt.matches(report, shown_path(report)):
@@ -122,7 +150,8 @@ class BundleTree(Tree[TreeEntry]):
                     folders[key] = TreeEntry("folder", os.path.join(root_entry.path, *key), key[-1])
                     subfolders.setdefault(key[:-1], set()).add(key)
                 folders[key].counts[tone] = folders[key].counts.get(tone, 0) + 1
-            files.setdefault(parts[:-1], []).append(TreeEntry("file", report.path, parts[-1], report=report))
+            entry = TreeEntry("file", report.path, parts[-1], report=report, mark=self._marks.get(report.path))
+            files.setdefault(parts[:-1], []).append(entry)
         self._add_level(root_node, (), folders, subfolders, files, expand_all)
 
     def _add_level(self, node: TreeNode[TreeEntry], key: tuple[str, ...], folders, subfolders, files, expand_all: bool) -> None:
@@ -178,13 +207,16 @@ class BundleTree(Tree[TreeEntry]):
         if entry is None:
             return super().render_label(node, base_style, style)
         parts: list[Text | tuple[str, Style]] = []
+        suffix = Text()
         if node._allow_expand:
             parts.append((self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style + Style(bold=True)))
         if entry.kind == "file" and entry.report is not None:
             status = entry.report.status
             parts.append((status_icon(status) + " ", self._style(status_tone(status))))
+            if entry.mark:
+                parts.append((MARK, self._style("mark")))
             if status is not Status.OK:
-                label.append(f" {status.value}", self._style("status"))
+                suffix.append(f" {status.value}", self._style("status"))
         elif entry.kind == "root":
             icon = "✗ " if entry.root is not None and entry.root.error else ""
             if icon:
@@ -193,12 +225,32 @@ class BundleTree(Tree[TreeEntry]):
         elif entry.kind == "folder":
             rejected = entry.counts.get("rejected", 0) + entry.counts.get("unreadable", 0)
             if rejected:
-                label.append(f"  ✗{rejected}", self._style("rejected"))
+                suffix.append(f"  ✗{rejected}", self._style("rejected"))
         elif entry.kind == "error":
             parts.append(("! ", self._style("unreadable")))
         label.stylize(style)
-        parts.append(label)
-        return Text.assemble(*parts)
+        suffix.stylize(style)
+        head = Text.assemble(*parts)
+        room = self._label_room(node)
+        if room is not None:
+            label, suffix = _fit(head.cell_len, label, suffix, room)
+        return Text.assemble(head, label, suffix)
+
+
+def _fit(head: int, label: Text, suffix: Text, room: int) -> tuple[Text, Text]:
+    """Shorten the name first (down to a few cells), then the status, so the line fits ``room`` cells."""
+    over = head + label.cell_len + suffix.cell_len - room
+    if over <= 0:
+        return label, suffix
+    keep = max(min(label.cell_len, MIN_NAME_CELLS), label.cell_len - over)
+    if keep < label.cell_len:
+        label = label.copy()
+        label.truncate(keep, overflow="ellipsis")
+    left = max(0, room - head - label.cell_len)
+    if suffix.cell_len > left:
+        suffix = suffix.copy()
+        suffix.truncate(left, overflow="ellipsis")
+    return label, suffix
 
 
 def tally(counts: dict[str, int]) -> str:

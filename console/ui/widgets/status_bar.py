@@ -45,6 +45,7 @@ class StatusBar(Widget):
     targets: reactive[tuple[Target, ...]] = reactive((), layout=False)
     statuses: reactive[dict[str, TargetStatus]] = reactive(dict, always_update=True)
     read_only: reactive[bool] = reactive(False)
+    resolving: reactive[str] = reactive("")
 
     def _style(self, name: str):
         return self.get_component_rich_style(f"status-bar--{name}")
@@ -56,7 +57,7 @@ class StatusBar(Widget):
             text.append(" READ-ONLY ", self._style("badge"))
             text.append(" ")
         if not targets:
-            text.append("no target selected: choose Targets", self._style("warning"))
+            text.append(inert(self.resolving, keep_newlines=False) or "no target selected: choose Targets", self._style("warning"))
             return text
         for target in targets:
             if target.label:

@@ -18,13 +18,13 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
+from ..remsvc._pb import remsvc_pb2, remsvc_pb2_grpc
+from ..remsvc.model import command_hash
 from ..safetext import inert
-from ._pb import remsvc_pb2, remsvc_pb2_grpc
+from .config import ConfigError, ServerConfig, TlsConfig
 from .executor import run_command
-from .model import command_hash
-from .server_config import ConfigError, ServerConfig, TlsConfig
 
-log = logging.getLogger("console.remsvc.server")
+log = logging.getLogger("console.server")
 
 SERVICE_NAME = "RS.RemSvc"
 HASH_MISMATCH = "hash mismatch: command integrity check failed"
@@ -104,7 +104,7 @@ class RemSvcServicer(remsvc_pb2_grpc.RemSvcServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, HASH_MISMATCH)
         reason = self._config.deny_reason(request.cmd)
         if reason is not None:
-            log.warning("tid=%d from %s: %s: %s", request.tid, identity, reason, _loggable(request.cmd))
+            log.warning("tid=%d from %s: %s", request.tid, identity, _loggable(reason))
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
 
     async def _execute(self, request: remsvc_pb2.RemCmdMsg, identity: str) -> remsvc_pb2.RemResMsg:

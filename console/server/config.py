@@ -18,11 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger("console.remsvc.server")
+log = logging.getLogger("console.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 50051
-DEFAULT_CMD_TIMEOUT_MS = 60_000
+DEFAULT_CMD_TIMEOUT_MS = 30_000  # as the compiled RemSvc server
+
+INVALID_LIST = "all commands denied: allowlist configuration is invalid (check server logs)"
 
 _KNOWN_KEYS = {
     "server": {"host", "port", "cmd_timeout_ms"},
@@ -99,16 +101,17 @@ class ServerConfig:
         return found
 
     def deny_reason(self, cmd: str) -> str | None:
-        """Why ``cmd`` may not run (denylist first, then allowlist), or None when it may."""
-        for section, rules in (("denylist", self.denylist), ("allowlist", self.allowlist)):
-            for rule in rules:
-                if rule.regex is None:
-                    return f"command denied: {section} rule '{rule.name}' has an invalid pattern, so every command is denied"
-        for rule in self.denylist:
-            if rule.regex.search(cmd):
-                return f"command denied by denylist rule '{rule.name}'"
+        """Why ``cmd`` may not run, in the compiled server's words, or None when it may.
+
+        A pattern that does not compile denies everything; the denylist wins over the allowlist;
+        an empty allowlist permits every command the denylist lets through.
+        """
+        if any(rule.regex is None for rule in (*self.denylist, *self.allowlist)):
+            return INVALID_LIST
+        if any(rule.regex.search(cmd) for rule in self.denylist):
+            return f"command denied by denylist: {cmd}"
         if self.allowlist and not any(rule.regex.search(cmd) for rule in self.allowlist):
-            return "command denied: it matches no allowlist rule"
+            return f"command not permitted by allowlist: {cmd}"
         return None
 
     def check_startable(self) -> None:

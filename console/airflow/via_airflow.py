@@ -1,0 +1,153 @@
+"""Ask Airflow itself for connections the console cannot read natively (metadata DB, other backends).
+
+Airflow is found, in this order: the ``airflow_python`` setting (``REMSVC_CONSOLE_AIRFLOW_PYTHON``;
+``off`` disables lookups), Airflow importable in the console's own interpreter, the interpreter
+behind an ``airflow`` executable on PATH. ``airflow_child.py.in`` (Python for that interpreter only,
+hence not a module of this package) runs there in a child process; connection ids go in on stdin
+and fields (secrets included) come back on the stdout pipe, never through argv, files or logs. Airflow takes seconds to import, so each id is asked at most once per
+console run and the answers stay in this process's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+AIRFLOW_PYTHON_ENV = "REMSVC_CONSOLE_AIRFLOW_PYTHON"
+DISABLED = "off"
+TIMEOUT_S = 90.0
+_CHILD = Path(__file__).with_name("airflow_child.py.in")
+_CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
+_LOCK = threading.Lock()
+
+
+class AirflowUnavailable(Exception):
+    """No Airflow interpreter could be found or used; ``str()`` says what to set."""
+
+
+class AirflowFailed(Exception):
+    """Airflow was found but could not answer (crashed, timed out, refused access)."""
+
+
+@dataclass(frozen=True)
+class AirflowAnswer:
+    """What Airflow said about one id: the backend that had it and its fields, or what each backend said."""
+
+    conn_id: str
+    backend: str | None = None
+    fields: dict[str, Any] | None = field(default=None, repr=False)
+    tried: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_airflow_python(env: Mapping[str, str] | None = None, configured: str | None = None) -> str:
+    """The interpreter to run Airflow with, or AirflowUnavailable naming what was looked at."""
+    env = os.environ if env is None else env
+    setting = configured if configured is not None else env.get(AIRFLOW_PYTHON_ENV) or _setting(env)
+    if setting:
+        if setting.strip().lower() == DISABLED:
+            raise AirflowUnavailable(f"Airflow lookups are off (airflow_python: {DISABLED})")
+        path = shutil.which(os.path.expanduser(setting), path=env.get("PATH", os.defpath))
+        if path is None:
+            raise AirflowUnavailable(f"airflow_python {setting!r} is not an executable")
+        return path
+    if importlib.util.find_spec("airflow") is not None:
+        return sys.executable
+    script = shutil.which("airflow", path=env.get("PATH", os.defpath))
+    if script is not None:
+        interpreter = _shebang_interpreter(Path(script), env)
+        if interpreter is not None:
+            return interpreter
+    raise AirflowUnavailable(
+        f"Airflow not found: set airflow_python (or {AIRFLOW_PYTHON_ENV}) to the python of your Airflow installation"
+    )
+
+
+def ask_airflow(conn_ids: Iterable[str], *, env: Mapping[str, str] | None = None, python: str) -> dict[str, AirflowAnswer]:
+    """Answers for ``conn_ids``; ids already asked in this run come from memory, the rest from one child."""
+    env = dict(os.environ if env is None else env)
+    fingerprint = _fingerprint(env)
+    ids = list(dict.fromkeys(conn_ids))
+    with _LOCK:
+        missing = [i for i in ids if (python, fingerprint, i) not in _CACHE]
+        if missing:
+            for conn_id, raw in _run_child(python, missing, env).items():
+                _CACHE[(python, fingerprint, conn_id)] = raw
+        raws = {i: _CACHE[(python, fingerprint, i)] for i in ids}
+    answers = {}
+    for conn_id, raw in raws.items():
+        if "denied" in raw:
+            raise AirflowFailed(raw["denied"])
+        answers[conn_id] = AirflowAnswer(conn_id, raw.get("backend"), raw.get("fields"), list(raw.get("tried", [])))
+    return answers
+
+
+def forget() -> None:
+    """Drop every remembered answer (a new run, or a test starting afresh)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _run_child(python: str, ids: list[str], env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    code = _CHILD.read_text(encoding="utf-8")
+    try:
+        proc = subprocess.run(
+            [python, "-c", code], input=json.dumps({"ids": ids}), capture_output=True, text=True,
+            env=env, timeout=TIMEOUT_S, start_new_session=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise AirflowFailed(f"Airflow ({python}) did not answer within {TIMEOUT_S:.0f} s") from None
+    except OSError as exc:
+        raise AirflowFailed(f"cannot run Airflow's python {python}: {exc.strerror or exc}") from None
+    try:
+        reply = json.loads(proc.stdout)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        raise AirflowFailed(f"Airflow ({python}) failed (exit {proc.returncode}): {tail[0][:200]}")
+    if "error" in reply:
+        raise AirflowFailed(f"Airflow ({python}): {reply['error']}")
+    return reply.get("results", {})
+
+
+def _setting(env: Mapping[str, str]) -> str | None:
+    """``airflow_python`` from the settings file; a settings file that cannot be read counts as unset."""
+    from ..settings import SettingsError, load_settings
+
+    try:
+        value = load_settings(env=env).airflow_python
+    except SettingsError:
+        return None
+    return str(value) if value else None
+
+
+def _shebang_interpreter(script: Path, env: Mapping[str, str]) -> str | None:
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode("utf-8", "replace").split()
+    if not words:
+        return None
+    if Path(words[0]).name == "env" and len(words) > 1:
+        return shutil.which(words[1], path=env.get("PATH", os.defpath))
+    return words[0] if os.access(words[0], os.X_OK) else None
+
+
+def _fingerprint(env: Mapping[str, str]) -> str:
+    """Answers depend on Airflow's configuration, so they are remembered per configuration."""
+    relevant = sorted((k, v) for k, v in env.items() if k.startswith("AIRFLOW") or k in ("HOME", "PATH"))
+    return hashlib.sha256(json.dumps(relevant).encode()).hexdigest()
