@@ -275,6 +275,8 @@ def save_theme(path: Path, name: str) -> None:
         raise SettingsError(f"{path}: cannot read config file: {exc}") from None
     if text.strip():
         _read_file(path, explicit=True)
+    import yaml
+
     line = f"theme: {yaml.safe_dump(name, default_style=None).splitlines()[0]}"
     lines = text.splitlines()
     for index, existing in enumerate(lines):

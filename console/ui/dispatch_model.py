@@ -49,6 +49,8 @@ STREAM_LABELS = {
     StreamStatus.CANCELLED: "cancelled",
 }
 RC_SEVERITY = 7
+# The summary wraps to two lines at most; a reason this long still leaves the counts on screen at 80.
+REASON_LIMIT = 90
 
 
 def not_utf8(result: CommandResult) -> bool:
@@ -254,6 +256,8 @@ class DispatchModel:
         pending = self.counts[CmdState.QUEUED] + self.counts[CmdState.SENT] + self.counts[CmdState.RUNNING]
         head = f"running ({pending} pending)" if self.running else self.state
         reason = self.reason() if self.state != "SUCCESS" else None
+        if reason and len(reason) > REASON_LIMIT:
+            reason = reason[: REASON_LIMIT - 1] + "…"
         line = f"{head}: {reason}" if reason else head
         line += f" · {' · '.join(parts)} · {format_seconds(self.elapsed(now))}"
         if len(self.targets) > 1:
