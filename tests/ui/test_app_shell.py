@@ -158,6 +158,8 @@ async def test_dispatch_without_target_or_commands_explains_what_is_missing(make
 async def test_bad_timeout_is_a_clear_message(make_app):
     app = make_app([UNUSED], "echo hi")
     async with app.run_test(size=(80, 24)) as pilot:
+        form = app.dispatch_pane.query_one("#compose")
+        await wait_for(pilot, lambda: form.options_ready, what="option fields, mounted after the first frame")
         app.dispatch_pane.query_one("#timeout").value = "soon"
         await pilot.press("ctrl+r")
         await pilot.pause()
