@@ -9,7 +9,7 @@ to draw the summary line.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from console.remsvc.model import (
@@ -74,6 +74,40 @@ class RowView:
     summary: str
 
 
+class RowKeys(Sequence):
+    """The (target, tid) of every row, computed from the index: a 10,000-row dispatch builds no
+    list of keys when it starts, so pressing run does not stall the screen."""
+
+    def __init__(self, names: Sequence[str], per_target: int):
+        self._names = list(names)
+        self._per = per_target
+        self._position = {name: i for i, name in enumerate(self._names)}
+
+    def __len__(self) -> int:
+        return len(self._names) * self._per
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        target, tid = divmod(index, self._per)
+        return self._names[target], tid + 1
+
+    def __iter__(self) -> Iterator[RowKey]:
+        for name in self._names:
+            for tid in range(1, self._per + 1):
+                yield name, tid
+
+    def index_of(self, key: RowKey) -> int | None:
+        position = self._position.get(key[0])
+        if position is None or not isinstance(key[1], int) or not 1 <= key[1] <= self._per:
+            return None
+        return position * self._per + key[1] - 1
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -99,11 +133,11 @@ class DispatchModel:
         self.error: str | None = None
         self.trackers = {t.name: StreamTracker(t.name, self.commands) for t in self.targets}
         self.finished: dict[str, StreamFinished] = {}
-        self.rows: list[RowKey] = [(t.name, tid) for t in self.targets for tid in range(1, len(self.commands) + 1)]
-        self._index = {key: i for i, key in enumerate(self.rows)}
+        self.rows = RowKeys([t.name for t in self.targets], len(self.commands))
         self._running_since: dict[RowKey, float] = {}
         self._durations: dict[RowKey, float] = {}
-        self._states: dict[RowKey, CmdState] = dict.fromkeys(self.rows, CmdState.QUEUED)
+        # Only rows that left QUEUED are stored; the rest are QUEUED by default.
+        self._states: dict[RowKey, CmdState] = {}
         self.counts: Counter[CmdState] = Counter({CmdState.QUEUED: len(self.rows)})
         self.last_active: int | None = None
         self._first_lines: dict[RowKey, str] = {}
@@ -113,7 +147,7 @@ class DispatchModel:
         return len(self.rows)
 
     def index_of(self, key: RowKey) -> int | None:
-        return self._index.get(key)
+        return self.rows.index_of(key)
 
     def apply(self, event: DispatchEvent, now: float) -> list[int]:
         """Fold one event in; return the row indexes whose display changed."""
@@ -131,7 +165,7 @@ class DispatchModel:
         for tid in changed_tids:
             key = (event.target, tid)
             row = tracker.tids[tid]
-            previous = self._states[key]
+            previous = self._states.get(key, CmdState.QUEUED)
             if previous is not row.state:
                 self.counts[previous] -= 1
                 self.counts[row.state] += 1
@@ -144,7 +178,7 @@ class DispatchModel:
                     self._durations[key] = event.elapsed_s
                 elif began is not None and row.result is not None:
                     self._durations[key] = now - began
-            index = self._index[key]
+            index = self.rows.index_of(key)
             rows.append(index)
             if row.state in (CmdState.RUNNING, CmdState.DONE, CmdState.FAILED):
                 self.last_active = index if self.last_active is None else max(self.last_active, index)
@@ -213,11 +247,11 @@ class DispatchModel:
         for name, tracker in self.trackers.items():
             tid = tracker.running_tid()
             if tid is not None:
-                rows.append(self._index[(name, tid)])
+                rows.append(self.rows.index_of((name, tid)))
         return rows
 
     def state_of(self, key: RowKey) -> CmdState:
-        return self._states[key]
+        return self._states.get(key, CmdState.QUEUED)
 
     def elapsed(self, now: float) -> float:
         return (self.finished_at if self.finished_at is not None else now) - self.started_at

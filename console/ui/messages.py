@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from console.dispatch_service import DispatchOutcome
+from console.dispatch_service import DispatchOutcome, DispatchRun
 from console.remsvc.model import Target
 
 
@@ -28,6 +28,15 @@ class DispatchEnded(Message):
 
     outcome: DispatchOutcome | None
     error: str | None = None
+
+
+@dataclass
+class DispatchPrepared(Message):
+    """A dispatch prepared off the event loop: the started run and its model, or why it was refused."""
+
+    run: DispatchRun | None
+    model: object | None
+    refusal: Exception | None = None
 
 
 @dataclass

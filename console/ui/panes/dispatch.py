@@ -44,6 +44,7 @@ from console.ui.messages import (
     DispatchActivity,
     DispatchEnded,
     DispatchEventsReady,
+    DispatchPrepared,
     BackToRows,
     OpenOutput,
     OutputAction,
@@ -64,6 +65,8 @@ PANE_ID = "dispatch"
 TITLE = "Dispatch"
 TICK_S = 0.5
 VIEW_INTERVAL_S = 0.1
+# From this many editor lines on, a dispatch is prepared in a thread (see ``start_dispatch``).
+OFF_LOOP_LINES = 1000
 # Above this many rows, a running fan-out is refolded on the half-second tick, not on every batch.
 BIG_FOLD_ROWS = 2000
 
@@ -98,6 +101,7 @@ class DispatchPane(Vertical):
         self._changed: set[int] = set()
         self._wake_pending = False
         self._views_at = 0.0
+        self._starting = False
 
     def compose(self) -> ComposeResult:
         yield ComposeForm(self.ctx.editor_text, self.ctx.options, id="compose")
@@ -163,26 +167,67 @@ class DispatchPane(Vertical):
         self.start_dispatch()
 
     def start_dispatch(self, *, confirmed: bool = False) -> DispatchRun | None:
-        """Validate the form and start; refusals (read-only, bad input) are shown, not raised."""
-        if self.running:
+        """Validate the form and start; refusals (read-only, bad input) are shown, not raised.
+
+        A stream of ``OFF_LOOP_LINES`` lines or more is parsed, checked, journaled and modelled in a
+        thread (``DispatchPrepared`` brings it back), so pressing run never stalls the screen; the
+        method then returns None. Smaller ones start at once and the run is returned."""
+        if self.running or self._starting:
             self.notify("A dispatch is already running: cancel it first.", severity="warning", markup=False)
             return None
         form = self.query_one(ComposeForm)
         try:
             text, options = form.read()
-            commands = parse_commands(text, options)
-            run = self.ctx.service.start(self.targets, commands, options, confirmed=confirmed)
-        except ReadOnlyError as exc:
-            self.notify(str(exc), title="Read-only", severity="error", markup=False)
-            return None
         except DispatchInputError as exc:
-            self.notify(str(exc), severity="warning", markup=False)
+            self._refused(exc)
             return None
-        except ConfirmationRequired as exc:
-            self._ask_confirmation(exc)
+        targets = list(self.targets)
+        if text.count("\n") + 1 >= OFF_LOOP_LINES:
+            self._starting = True
+            self._prepare_off_loop(text, options, targets, confirmed)
             return None
-        self.begin(run)
+        try:
+            run, model = self._prepare(text, options, targets, confirmed)
+        except (ReadOnlyError, DispatchInputError, ConfirmationRequired) as exc:
+            self._refused(exc)
+            return None
+        self.begin(run, model)
         return run
+
+    def _prepare(self, text: str, options: DispatchOptions, targets: list[Target],
+                 confirmed: bool) -> tuple[DispatchRun, DispatchModel]:
+        """Parse, check, journal and model a dispatch: no widget is touched, so a thread may run it."""
+        commands = parse_commands(text, options)
+        run = self.ctx.service.start(targets, commands, options, confirmed=confirmed)
+        return run, DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
+
+    @work(thread=True, group="dispatch-start", exit_on_error=False, description="prepare dispatch")
+    def _prepare_off_loop(self, text: str, options: DispatchOptions, targets: list[Target], confirmed: bool) -> None:
+        try:
+            run, model = self._prepare(text, options, targets, confirmed)
+        except (ReadOnlyError, DispatchInputError, ConfirmationRequired) as exc:
+            self.post_message(DispatchPrepared(None, None, exc))
+        except Exception as exc:
+            self.post_message(DispatchPrepared(None, None, exc))
+            raise
+        else:
+            self.post_message(DispatchPrepared(run, model, None))
+
+    def on_dispatch_prepared(self, message: DispatchPrepared) -> None:
+        message.stop()
+        self._starting = False
+        if message.run is not None and message.model is not None:
+            self.begin(message.run, message.model)
+        elif isinstance(message.refusal, (ReadOnlyError, DispatchInputError, ConfirmationRequired)):
+            self._refused(message.refusal)
+
+    def _refused(self, exc: Exception) -> None:
+        if isinstance(exc, ReadOnlyError):
+            self.notify(str(exc), title="Read-only", severity="error", markup=False)
+        elif isinstance(exc, ConfirmationRequired):
+            self._ask_confirmation(exc)
+        else:
+            self.notify(str(exc), severity="warning", markup=False)
 
     def _ask_confirmation(self, exc: ConfirmationRequired) -> None:
         def answered(yes: bool | None) -> None:
@@ -193,13 +238,13 @@ class DispatchPane(Vertical):
         detail = f"More than the confirmation threshold of {exc.threshold}. Every target runs every command."
         self.app.push_screen(ConfirmScreen(question, detail), answered)
 
-    def begin(self, run: DispatchRun) -> None:
+    def begin(self, run: DispatchRun, model: DispatchModel | None = None) -> None:
         """Show and consume a started run (from ``start_dispatch``, or any object with its interface)."""
         self.run = run
         self._pending.clear()
         self._changed.clear()
         self._wake_pending = False
-        self.model = DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
+        self.model = model if model is not None else DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
         gc.freeze()
         self.table.set_model(self.model)
         self._fold_cache = {}
