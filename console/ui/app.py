@@ -19,7 +19,7 @@ from console.safetext import inert
 from console.settings import DEFAULT_THEME, SettingsError, save_theme
 from console.ui import bindings
 from console.ui.context import ConsoleContext
-from console.ui.messages import DispatchActivity, TargetsChanged
+from console.ui.messages.dispatch import DispatchActivity, TargetsChanged
 from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
 from console.ui.screens.error import worker_failure_screen

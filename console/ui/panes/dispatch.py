@@ -40,7 +40,7 @@ from console.ui import bindings
 from console.ui.context import ConsoleContext
 from console.ui.dispatch_model import DispatchModel
 from console.ui.fold import fold_by_tid
-from console.ui.messages import (
+from console.ui.messages.dispatch import (
     DispatchActivity,
     DispatchEnded,
     DispatchEventsReady,

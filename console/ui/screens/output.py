@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Static
 
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import OutputAction
+from console.ui.messages.dispatch import OutputAction
 from console.ui.widgets.output_view import OutputView, output_lines
 
 

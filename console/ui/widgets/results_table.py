@@ -21,7 +21,7 @@ from textual.strip import Strip
 from console.remsvc.model import CmdState
 from console.ui import bindings
 from console.ui.dispatch_model import DispatchModel, RowView, format_seconds
-from console.ui.messages import OpenOutput, OutputAction, RowHighlighted
+from console.ui.messages.dispatch import OpenOutput, OutputAction, RowHighlighted
 from console.ui.widgets.cells import fit, wrap_words
 
 STATE_WIDTH = 9

@@ -8,11 +8,13 @@ a flood of responses becomes one update per turn of the event loop instead of on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from console.dispatch_service import DispatchOutcome, DispatchRun
-from console.remsvc.model import Target
+if TYPE_CHECKING:
+    from console.dispatch_service import DispatchOutcome, DispatchRun
+    from console.remsvc.model import Target
 
 
 class DispatchEventsReady(Message):
