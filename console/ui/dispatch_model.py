@@ -17,6 +17,7 @@ from console.remsvc.model import (
     Command,
     CommandResult,
     DispatchEvent,
+    ProtocolViolation,
     StreamFinished,
     StreamStatus,
     StreamTracker,
@@ -33,7 +34,9 @@ STREAM_SEVERITY = {
     StreamStatus.UNAUTHENTICATED: 1,
     StreamStatus.HASH_REJECTED: 2,
     StreamStatus.DENIED: 3,
+    StreamStatus.NOT_RESPONDING: 4,
     StreamStatus.DEADLINE_EXCEEDED: 4,
+    StreamStatus.PROTOCOL_ERROR: 5,
     StreamStatus.CLOSED_EARLY: 5,
     StreamStatus.ERROR: 6,
     StreamStatus.CANCELLED: 8,
@@ -43,12 +46,16 @@ STREAM_LABELS = {
     StreamStatus.UNAUTHENTICATED: "auth failed",
     StreamStatus.HASH_REJECTED: "hash rejected",
     StreamStatus.DENIED: "denied",
+    StreamStatus.NOT_RESPONDING: "not responding",
     StreamStatus.DEADLINE_EXCEEDED: "deadline passed",
+    StreamStatus.PROTOCOL_ERROR: "protocol error",
     StreamStatus.CLOSED_EARLY: "closed early",
     StreamStatus.ERROR: "stream error",
     StreamStatus.CANCELLED: "cancelled",
 }
 RC_SEVERITY = 7
+# Violations kept per dispatch for display; more are counted, not kept (the journal has them all).
+VIOLATIONS_KEPT = 100
 # The summary wraps to two lines at most; a reason this long still leaves the counts on screen at 80.
 REASON_LIMIT = 90
 
@@ -72,6 +79,7 @@ class RowView:
     truncated: bool
     invalid_utf8: bool
     summary: str
+    protocol_error: bool = False
 
 
 class RowKeys(Sequence):
@@ -142,6 +150,10 @@ class DispatchModel:
         self.last_active: int | None = None
         self._first_lines: dict[RowKey, str] = {}
         self._first_failed: dict[str, int] = {}
+        # Replies that broke the stream's contract: never results, but shown (summary, row, output).
+        self.violations: list[ProtocolViolation] = []
+        self.violation_count = 0
+        self._row_violations: dict[RowKey, str] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -154,6 +166,8 @@ class DispatchModel:
         tracker = self.trackers.get(event.target)
         if tracker is None:
             return []
+        if isinstance(event, ProtocolViolation):
+            return self._violation(event)
         if isinstance(event, StreamFinished):
             self.finished[event.target] = event
         changed_tids = tracker.apply(event)
@@ -183,6 +197,33 @@ class DispatchModel:
             if row.state in (CmdState.RUNNING, CmdState.DONE, CmdState.FAILED):
                 self.last_active = index if self.last_active is None else max(self.last_active, index)
         return rows
+
+    def _violation(self, event: ProtocolViolation) -> list[int]:
+        """Keep the problem; a reply naming a tid that was sent (a second answer) marks that row."""
+        self.violation_count += 1
+        if len(self.violations) < VIOLATIONS_KEPT:
+            self.violations.append(event)
+        if event.tid is None:
+            return []
+        index = self.rows.index_of((event.target, event.tid))
+        if index is None:
+            return []
+        self._row_violations.setdefault((event.target, event.tid), first_line(event.problem, 200))
+        return [index]
+
+    def protocol_note(self, key: RowKey) -> str:
+        """Why this row's stream broke its contract about it (e.g. a second answer), or ""."""
+        problem = self._row_violations.get(key)
+        return f"protocol error: {problem}" if problem else ""
+
+    def protocol_line(self) -> str | None:
+        """One line naming the first protocol error and how many there were, or None."""
+        if not self.violation_count:
+            return None
+        first = self.violations[0]
+        who = f"{inert(first.target, keep_newlines=False)} " if len(self.targets) > 1 else ""
+        more = f" ({self.violation_count - 1} more)" if self.violation_count > 1 else ""
+        return f"{who}protocol error: {first_line(first.problem, 120)}{more}"
 
     def apply_all(self, stamped: Iterable[tuple[float, DispatchEvent]]) -> set[int]:
         changed: set[int] = set()
@@ -219,6 +260,7 @@ class DispatchModel:
             truncated=bool(result and (result.out_truncated or result.err_truncated)),
             invalid_utf8=bool(result and not_utf8(result)),
             summary=self._summary_text(tracked.state, result, target),
+            protocol_error=key in self._row_violations,
         )
 
     def _summary_text(self, state: CmdState, result: CommandResult | None, target: str) -> str:
@@ -263,7 +305,8 @@ class DispatchModel:
         for name, tracker in self.trackers.items():
             who = f"{inert(name, keep_newlines=False)} " if multi else ""
             finished = self.finished.get(name)
-            if finished is not None and finished.status in STREAM_SEVERITY:
+            named_by_violations = finished is not None and finished.status is StreamStatus.PROTOCOL_ERROR and self.violation_count
+            if finished is not None and finished.status in STREAM_SEVERITY and not named_by_violations:
                 detail = first_line(finished.error or "", 120)
                 text = f"{who}{STREAM_LABELS[finished.status]}" + (f": {detail}" if detail else "")
                 candidate = (STREAM_SEVERITY[finished.status], text)
@@ -276,6 +319,13 @@ class DispatchModel:
             if result is not None and (worst is None or RC_SEVERITY < worst[0]):
                 detail = first_line(result.err, 120) or first_line(result.out, 120)
                 worst = (RC_SEVERITY, f"{who}tid {tid} rc {result.rc}" + (f": {detail}" if detail else ""))
+        # A stream that ended on a protocol error names it itself; while it runs, the first
+        # violation outranks a non-zero rc.
+        if worst is not None and worst[0] <= STREAM_SEVERITY[StreamStatus.PROTOCOL_ERROR]:
+            return worst[1]
+        protocol = self.protocol_line()
+        if protocol is not None:
+            return protocol
         if worst is not None:
             return worst[1]
         return first_line(self.error, 120) if self.error and not self.running else None
@@ -293,6 +343,8 @@ class DispatchModel:
         if reason and len(reason) > REASON_LIMIT:
             reason = reason[: REASON_LIMIT - 1] + "…"
         line = f"{head}: {reason}" if reason else head
+        if self.violation_count:
+            parts.append(f"protocol errors {self.violation_count}")
         line += f" · {' · '.join(parts)} · {format_seconds(self.elapsed(now))}"
         if len(self.targets) > 1:
             line += f" · {len(self.targets)} targets"

@@ -395,8 +395,8 @@ class DispatchPane(Vertical):
                        overflow="ellipsis")
         title.update(heading, layout=False)
         result = self.model.result(key)
-        note = ""
-        if result is None:
+        note = self.model.protocol_note(key)
+        if result is None and not note:
             note = self.model.row(self.model.index_of(key), self.clock()).summary or f"{state.value}: no output yet"
         self.output.show(output_lines(result, note), keep_position=keep_position)
 

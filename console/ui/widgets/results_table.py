@@ -289,7 +289,7 @@ class ResultsTable(ScrollView, can_focus=True):
 
     @staticmethod
     def _row_values(row: RowView) -> dict[str, str]:
-        flags = ("T" if row.truncated else "") + ("U" if row.invalid_utf8 else "")
+        flags = ("P" if row.protocol_error else "") + ("T" if row.truncated else "") + ("U" if row.invalid_utf8 else "")
         return {
             "target": row.target,
             "tid": str(row.tid),
