@@ -77,3 +77,12 @@ class TargetsChanged(Message):
     """The Dispatch pane's targets changed; the status line and status polling follow."""
 
     targets: list[Target]
+
+
+@dataclass
+class ResolveTargets(Message):
+    """Resolve connection ids off the event loop (Airflow may take many seconds to answer), showing
+    "resolving … via Airflow" meanwhile; ``replace`` makes them the targets instead of adding them."""
+
+    names: list[str]
+    replace: bool = False

@@ -48,6 +48,7 @@ from console.ui.messages.dispatch import (
     BackToRows,
     OpenOutput,
     OutputAction,
+    ResolveTargets,
     RowHighlighted,
     TargetsChanged,
 )
@@ -571,15 +572,31 @@ class DispatchPane(Vertical):
         """Put a past dispatch back in the editor with its options and targets; the user runs it."""
         text = "\n".join(c.cmd for c in record.commands)
         self.query_one(ComposeForm).load(text, record_options(record))
-        names = record.target_names
-        try:
-            known = self.ctx.catalog.resolve(names)
-        except TargetLookupError as exc:
-            self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
+        names = list(record.target_names)
+        if self._only_airflow_knows(names):
+            # Airflow may take a minute to answer: no targets (so nothing runs on the old ones)
+            # until it does, with the "resolving via Airflow" state shown meanwhile.
+            self.set_targets([])
+            self.post_message(ResolveTargets(names, replace=True))
         else:
-            self.set_targets([k.target for k in known])
+            try:
+                known = self.ctx.catalog.resolve(names)
+            except TargetLookupError as exc:
+                self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
+            else:
+                self.set_targets([k.target for k in known])
         self.focus_results()
         self.notify(self._loaded_hint("Loaded into the editor"), markup=False)
+
+    def _only_airflow_knows(self, names: list[str]) -> bool:
+        """Whether some of ``names`` (not a session target) must be asked of Airflow."""
+        from console.airflow.conn_sources import needs_airflow
+
+        catalog = self.ctx.catalog
+        local = {k.target.name for k in catalog.extra}
+        pending = needs_airflow([n for n in names if n not in local], env=catalog.env,
+                                connections_file=catalog.connections_file)
+        return bool(pending)
 
     def _loaded_hint(self, what: str) -> str:
         key = partial(bindings.key_for, self.app)
