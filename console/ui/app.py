@@ -22,10 +22,6 @@ from console.ui.context import ConsoleContext
 from console.ui.messages.dispatch import DispatchActivity, ResolveTargets, TargetsChanged
 from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
-from console.ui.screens.error import worker_failure_screen
-from console.ui.screens.help import HelpScreen
-from console.ui.screens.jump import JumpScreen
-from console.ui.screens.quit import CANCEL, WAIT, QuitScreen
 from console.ui.themes import load_themes
 from console.ui.widgets.status_bar import StatusBar, TargetStatus
 
@@ -158,11 +154,17 @@ class ConsoleApp(App[int]):
         pane = await self.query_one(f"#{pane_id}-slot", PaneSlot).load()
         pane.focus()
 
+    # Screens are imported when first opened: they are not part of the first frame.
+
     def action_help(self) -> None:
+        from console.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_jump(self) -> None:
+        from console.ui.screens.jump import JumpScreen
+
         def chosen(action: str | None) -> None:
             if action in ("history", "pick_targets"):
                 self.action_show_pane("dispatch")
@@ -174,6 +176,8 @@ class ConsoleApp(App[int]):
 
     async def action_quit(self) -> None:
         """With a dispatch in flight, ask: cancel it and quit, quit when it ends, or stay."""
+        from console.ui.screens.quit import CANCEL, WAIT, QuitScreen
+
         pane = self.dispatch_pane
         if not pane.running:
             self.exit()
@@ -223,4 +227,6 @@ class ConsoleApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
+            from console.ui.screens.error import worker_failure_screen
+
             self.push_screen(worker_failure_screen("Status polling failed", event.worker.error))

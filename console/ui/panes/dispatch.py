@@ -4,6 +4,8 @@ A worker iterates the service's run in the app's event loop and appends stamped 
 the first event after a redraw posts one ``DispatchEventsReady``, whose handler takes the whole
 buffer at the next refresh tick (at most one every ``VIEW_INTERVAL_S``). However fast responses
 arrive, the screen is updated in batches per tick, never per response.
+
+Screens the pane opens are imported when first opened: they are not part of the first frame.
 """
 
 from __future__ import annotations
@@ -52,11 +54,6 @@ from console.ui.messages.dispatch import (
     RowHighlighted,
     TargetsChanged,
 )
-from console.ui.screens.confirm import ConfirmScreen
-from console.ui.screens.error import worker_failure_screen
-from console.ui.screens.history import HistoryScreen
-from console.ui.screens.output import OutputScreen
-from console.ui.screens.targets import TargetPickerScreen
 from console.ui.widgets.compose_form import ComposeForm
 from console.ui.widgets.fanout_view import FanoutView
 from console.ui.widgets.output_view import OutputView, output_lines
@@ -237,6 +234,8 @@ class DispatchPane(Vertical):
 
         question = f"Dispatch to {exc.count} targets?"
         detail = f"More than the confirmation threshold of {exc.threshold}. Every target runs every command."
+        from console.ui.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(question, detail), answered)
 
     def begin(self, run: DispatchRun, model: DispatchModel | None = None) -> None:
@@ -296,6 +295,8 @@ class DispatchPane(Vertical):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
+            from console.ui.screens.error import worker_failure_screen
+
             self.app.push_screen(worker_failure_screen("Dispatch failed", event.worker.error))
 
     def _drain(self) -> None:
@@ -322,7 +323,7 @@ class DispatchPane(Vertical):
         if key is not None and self.model.index_of(key) in changed:
             self._show_output(key, keep_position=True)
         self._show_summary()
-        if isinstance(self.app.screen, OutputScreen):
+        if getattr(self.app.screen, "follows_dispatch", False):
             self.app.screen.update_view()
 
     def on_dispatch_ended(self, message: DispatchEnded) -> None:
@@ -470,6 +471,8 @@ class DispatchPane(Vertical):
             found = self.fanout.current_variant()
             if found is not None and len(found[1].targets) > 1:
                 extra = f" · same on {len(found[1].targets)} targets"
+        from console.ui.screens.output import OutputScreen
+
         self.app.push_screen(OutputScreen(self, message.key, heading_extra=extra))
 
     # Output actions ------------------------------------------------------------------------------
@@ -550,6 +553,8 @@ class DispatchPane(Vertical):
             if result is not None:
                 self.set_targets([k.target for k in result])
 
+        from console.ui.screens.targets import TargetPickerScreen
+
         self.app.push_screen(TargetPickerScreen(known, {t.name for t in self.targets}, problems), chosen)
 
     def action_history(self) -> None:
@@ -565,6 +570,8 @@ class DispatchPane(Vertical):
         def chosen(record) -> None:
             if record is not None:
                 self.load_record(record)
+
+        from console.ui.screens.history import HistoryScreen
 
         self.app.push_screen(HistoryScreen(list(history), list(history.warnings), export), chosen)
 

@@ -32,6 +32,9 @@ class SearchInput(Input):
 class OutputScreen(Screen[None]):
     """``pane`` owns the model and does copy/save; ``key`` is the row shown."""
 
+    # The pane refreshes the top screen when it says so (no import of this module needed there).
+    follows_dispatch = True
+
     def __init__(self, pane, key: tuple[str, int], *, heading_extra: str = ""):
         super().__init__()
         self.pane = pane
