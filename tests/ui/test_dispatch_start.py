@@ -35,11 +35,13 @@ async def test_a_long_stream_with_nothing_to_run_is_refused_with_the_reason(make
 
 
 async def test_a_second_run_key_while_preparing_starts_nothing_more(remsvc_server, make_app, ui_settings):
-    text = "\n".join(["true"] * OFF_LOOP_LINES)
+    text = "\n".join(["sleep 30", *["true"] * OFF_LOOP_LINES])
     app = make_app([remsvc_server.target("t")], text)
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.dispatch_pane
         await pilot.press("ctrl+r", "ctrl+r")
-        await wait_for(pilot, lambda: pane.model is not None and not pane.model.running, timeout=120,
-                       what="dispatch end")
+        await wait_for(pilot, lambda: pane.model is not None, what="dispatch start")
+        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not pane.model.running, timeout=60, what="dispatch cancelled")
     assert len(Journal(ui_settings.journal_dir).read_dispatches()) == 1
