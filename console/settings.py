@@ -262,3 +262,33 @@ def describe_sources(env: Mapping[str, str] | None = None) -> str:
         "Bundle roots: bundle_roots in the settings file, or REMSVC_CONSOLE_BUNDLE_ROOTS (os.pathsep-separated);\n"
         "  without either, the executables_root of Airflow's [sdk] coordinators (AIRFLOW__SDK__COORDINATORS or airflow.cfg)."
     )
+
+
+def save_theme(path: Path, name: str) -> None:
+    """Set ``theme:`` in the settings file, keeping every other line (and comment) as it was.
+
+    The file is replaced atomically; a file that is not a settings mapping is left alone.
+    """
+    name = _as_theme(name, "theme")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read config file: {exc}") from None
+    if text.strip():
+        _read_file(path, explicit=True)
+    import yaml
+
+    line = f"theme: {yaml.safe_dump(name, default_style=None).splitlines()[0]}"
+    lines = text.splitlines()
+    for index, existing in enumerate(lines):
+        if existing.startswith("theme:"):
+            lines[index] = line
+            break
+    else:
+        lines.append(line)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

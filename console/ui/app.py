@@ -16,17 +16,21 @@ from textual.worker import Worker, WorkerState
 
 from console.dispatch_service import ReadOnlyError, TargetLookupError, probe_status
 from console.safetext import inert
-from console.settings import DEFAULT_THEME
+from console.settings import DEFAULT_THEME, SettingsError, save_theme
 from console.ui import bindings
 from console.ui.context import ConsoleContext
-from console.ui.messages import TargetsChanged
-from console.ui.panes import PANES
+from console.ui.messages import DispatchActivity, TargetsChanged
+from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
 from console.ui.screens.error import worker_failure_screen
+from console.ui.screens.help import HelpScreen
+from console.ui.screens.jump import JumpScreen
+from console.ui.screens.quit import CANCEL, WAIT, QuitScreen
 from console.ui.themes import load_themes
 from console.ui.widgets.status_bar import StatusBar, TargetStatus
 
 MAX_POLLED_TARGETS = 16
+CANCEL_GRACE_S = 10.0
 
 
 class ConsoleApp(App[int]):
@@ -53,14 +57,18 @@ class ConsoleApp(App[int]):
         if unknown:
             ctx.notices.append(f"keymap: no binding with id {', '.join(unknown)}")
         self.set_keymap({k: v for k, v in keymap.items() if k not in unknown})
+        self.quit_when_idle = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         with TabbedContent(initial=PANES[0].pane_id, id="panes"):
-            for spec in PANES:
+            for index, spec in enumerate(PANES):
                 with TabPane(spec.title, id=spec.pane_id):
-                    yield spec.load()(self.ctx, id=f"{spec.pane_id}-pane")
-        yield Footer()
+                    if index == 0:
+                        yield spec.load()(self.ctx, id=f"{spec.pane_id}-pane")
+                    else:
+                        yield PaneSlot(spec, self.ctx)
+        yield Footer(show_command_palette=False, compact=True)
 
     def on_mount(self) -> None:
         bar = self.query_one(StatusBar)
@@ -69,9 +77,22 @@ class ConsoleApp(App[int]):
         for notice in self.ctx.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
         self._start_polling()
-        self.dispatch_pane.action_focus_editor()
+        self.dispatch_pane.focus_results()
+        self.theme_changed_signal.subscribe(self, self._save_theme)
         if self.ctx.pending_connections:
             self._resolve_via_airflow(list(self.ctx.pending_connections))
+
+    def _save_theme(self, theme) -> None:
+        """A theme chosen in the palette becomes the default: written to the settings file."""
+        path = self.ctx.settings.config_path
+        if path is None or theme.name == self.ctx.settings.theme:
+            return
+        try:
+            save_theme(path, theme.name)
+        except (OSError, SettingsError) as exc:
+            self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
+            return
+        self.notify(f"Theme {theme.name} saved to {path}", markup=False, timeout=4)
 
     @work(group="airflow-connections", exit_on_error=False)
     async def _resolve_via_airflow(self, names: list[str]) -> None:
@@ -108,6 +129,13 @@ class ConsoleApp(App[int]):
             bar.statuses = {p.target: TargetStatus(p.latency_ms, p.status, p.error) for p in probes}
             await asyncio.sleep(self.ctx.settings.status_interval)
 
+    def on_dispatch_activity(self, message: DispatchActivity) -> None:
+        """Poll again now rather than at the next interval, so the command count keeps up."""
+        self.workers.cancel_group(self, "status")
+        self._start_polling()
+        if self.quit_when_idle and not self.dispatch_pane.running:
+            self.exit()
+
     def on_targets_changed(self, message: TargetsChanged) -> None:
         bar = self.query_one(StatusBar)
         bar.targets = tuple(message.targets)
@@ -117,12 +145,50 @@ class ConsoleApp(App[int]):
 
     # Actions -------------------------------------------------------------------------------------
 
-    def action_show_pane(self, pane_id: str) -> None:
+    async def action_show_pane(self, pane_id: str) -> None:
         self.query_one("#panes", TabbedContent).active = pane_id
         if pane_id == "dispatch":
-            self.dispatch_pane.action_focus_editor()
-        else:
-            self.query_one(f"#{pane_id}-pane").focus()
+            self.dispatch_pane.focus_results()
+            return
+        pane = await self.query_one(f"#{pane_id}-slot", PaneSlot).load()
+        pane.focus()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_jump(self) -> None:
+        def chosen(action: str | None) -> None:
+            if action in ("history", "pick_targets"):
+                self.action_show_pane("dispatch")
+                getattr(self.dispatch_pane, f"action_{action}")()
+            elif action is not None:
+                self.call_later(self.run_action, action)
+
+        self.push_screen(JumpScreen(), chosen)
+
+    async def action_quit(self) -> None:
+        """With a dispatch in flight, ask: cancel it and quit, quit when it ends, or stay."""
+        pane = self.dispatch_pane
+        if not pane.running:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitScreen):
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice == CANCEL:
+                self.quit_when_idle = True
+                pane.action_cancel()
+                self.set_timer(CANCEL_GRACE_S, self.exit)
+            elif choice == WAIT:
+                self.quit_when_idle = True
+                self.notify("Quitting when the dispatch ends.", markup=False)
+
+        left = sum(n for state, n in pane.model.counts.items() if not state.final)
+        detail = (f"{left} command(s) have not answered yet. Cancelling keeps the answered ones and journals "
+                  "the rest as cancelled.")
+        self.push_screen(QuitScreen(detail), answered)
 
     def action_toggle_read_only(self) -> None:
         service = self.ctx.service

@@ -1,8 +1,10 @@
 """Every key binding of the console, each with a stable id users can remap in ``keymap:``.
 
 Ids are ``<where>.<what>``; the config file maps an id to new keys, e.g. ``dispatch.run: f5``.
-Ctrl-keys are used where the editor has focus (it takes printable keys); single letters only on
-widgets that do not take text. ``ctrl+b`` (tmux prefix) and ``ctrl+s`` (XOFF) are avoided.
+Focus never starts in a text field: the editor is entered with ``i`` and left with ``escape``, so
+single keys (``1``/``2``/``3``, ``?``, ``:``, ``/``) act on what has focus and never type by
+accident. Ctrl-keys work from the editor too; ``ctrl+b`` (tmux prefix) and ``ctrl+s`` (XOFF) are
+avoided. ``SECTIONS`` groups the bindings for the help overlay and the README's key table.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from textual.binding import Binding
 
 APP = [
     Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
+    Binding("question_mark", "help", "Help", id="app.help"),
+    Binding("colon", "jump", "Jump", id="app.jump", show=False),
     Binding("1,f1", "show_pane('dispatch')", "Dispatch", id="app.pane.dispatch", show=False),
     Binding("2,f2", "show_pane('bundles')", "Bundles", id="app.pane.bundles", show=False),
     Binding("3,f3", "show_pane('health')", "Health", id="app.pane.health", show=False),
@@ -19,14 +23,24 @@ APP = [
 DISPATCH = [
     Binding("ctrl+r,f5", "run", "Run", id="dispatch.run"),
     Binding("ctrl+g", "cancel", "Cancel", id="dispatch.cancel"),
-    Binding("ctrl+t", "pick_targets", "Targets", id="dispatch.targets"),
-    Binding("ctrl+o", "history", "History", id="dispatch.history"),
-    Binding("ctrl+l", "toggle_grouped", "Group", id="dispatch.grouped"),
-    Binding("ctrl+e", "focus_editor", "Editor", id="dispatch.editor", show=False),
+    Binding("i", "focus_editor", "Edit", id="dispatch.editor"),
+    Binding("t", "pick_targets", "Targets", id="dispatch.targets"),
+    Binding("h", "history", "History", id="dispatch.history", show=False),
+    Binding("g", "toggle_grouped", "Fold", id="dispatch.grouped"),
+    Binding("slash", "filter", "Filter", id="dispatch.filter", show=False),
+    Binding("escape", "leave_field", "Back to the rows", id="dispatch.back", show=False),
+]
+
+EDITOR = [
+    Binding("escape", "leave", "Leave editor", id="editor.leave"),
+]
+
+FILTER = [
+    Binding("escape", "clear", "Clear filter", id="filter.clear"),
 ]
 
 RESULTS = [
-    Binding("enter", "open_output", "Output", id="results.open"),
+    Binding("enter", "open_output", "Full view", id="results.open"),
     Binding("up,k", "cursor_up", "Up", id="results.up", show=False),
     Binding("down,j", "cursor_down", "Down", id="results.down", show=False),
     Binding("pageup", "page_up", "Page up", id="results.page_up", show=False),
@@ -34,32 +48,58 @@ RESULTS = [
     Binding("home", "first", "First", id="results.first", show=False),
     Binding("end", "last", "Last", id="results.last", show=False),
     Binding("y", "copy", "Copy", id="results.copy"),
-    Binding("s", "save", "Save", id="results.save"),
-    Binding("e", "export", "Export", id="results.export"),
+    Binding("s", "save", "Save", id="results.save", show=False),
+    Binding("e", "export", "Export", id="results.export", show=False),
+]
+
+FANOUT = [
+    Binding("enter", "open_output", "Full view", id="fanout.open"),
+    Binding("space,right,l", "toggle", "Expand", id="fanout.toggle"),
+    Binding("left", "collapse", "Collapse", id="fanout.collapse", show=False),
+    Binding("up,k", "cursor_up", "Up", id="fanout.up", show=False),
+    Binding("down,j", "cursor_down", "Down", id="fanout.down", show=False),
+    Binding("pageup", "page_up", "Page up", id="fanout.page_up", show=False),
+    Binding("pagedown", "page_down", "Page down", id="fanout.page_down", show=False),
+    Binding("home", "first", "First", id="fanout.first", show=False),
+    Binding("end", "last", "Last", id="fanout.last", show=False),
+    Binding("y", "copy", "Copy", id="fanout.copy"),
+    Binding("s", "save", "Save", id="fanout.save", show=False),
 ]
 
 OUTPUT = [
+    Binding("escape,q", "back", "Back", id="output.back"),
+    Binding("f", "toggle_follow", "Follow", id="output.follow"),
     Binding("slash", "search", "Search", id="output.search"),
-    Binding("n", "next_match", "Next", id="output.next"),
+    Binding("n", "next_match", "Next", id="output.next", show=False),
     Binding("N", "previous_match", "Prev", id="output.previous", show=False),
     Binding("y", "copy", "Copy", id="output.copy"),
     Binding("s", "save", "Save", id="output.save"),
-    Binding("escape", "back", "Back", id="output.back"),
     Binding("up,k", "scroll_up", "Up", id="output.up", show=False),
     Binding("down,j", "scroll_down", "Down", id="output.down", show=False),
     Binding("left,h", "scroll_left", "Left", id="output.left", show=False),
     Binding("right,l", "scroll_right", "Right", id="output.right", show=False),
     Binding("pageup", "page_up", "Page up", id="output.page_up", show=False),
-    Binding("pagedown", "page_down", "Page down", id="output.page_down", show=False),
-    Binding("home", "scroll_home", "Top", id="output.top", show=False),
-    Binding("end", "scroll_end", "Bottom", id="output.bottom", show=False),
+    Binding("pagedown,space", "page_down", "Page down", id="output.page_down", show=False),
+    Binding("home,g", "top", "Top", id="output.top"),
+    Binding("end,G", "bottom", "End", id="output.bottom"),
 ]
 
-FANOUT = [
-    Binding("up,k", "scroll_up", "Up", id="fanout.up", show=False),
-    Binding("down,j", "scroll_down", "Down", id="fanout.down", show=False),
-    Binding("pageup", "page_up", "Page up", id="fanout.page_up", show=False),
-    Binding("pagedown", "page_down", "Page down", id="fanout.page_down", show=False),
+OUTPUT_SEARCH = [
+    Binding("escape", "close_search", "Close search", id="output_search.close"),
+]
+
+HELP = [
+    Binding("escape,question_mark,q", "close", "Close", id="help.close"),
+]
+
+JUMP = [
+    Binding("escape", "close", "Cancel", id="jump.cancel"),
+]
+
+QUIT = [
+    Binding("c", "cancel_and_quit", "Cancel dispatch and quit", id="quit.cancel"),
+    Binding("w", "wait_and_quit", "Quit when it ends", id="quit.wait"),
+    Binding("escape,n", "stay", "Stay", id="quit.stay"),
 ]
 
 CONFIRM = [
@@ -68,7 +108,7 @@ CONFIRM = [
 ]
 
 PICKER = [
-    Binding("ctrl+o", "apply", "Use selection", id="targets.apply"),
+    Binding("ctrl+r", "apply", "Use selection", id="targets.apply"),
     Binding("escape", "dismiss_picker", "Cancel", id="targets.cancel"),
     Binding("ctrl+a", "select_all", "Select all", id="targets.all"),
     Binding("ctrl+n", "select_none", "Select none", id="targets.none"),
@@ -119,8 +159,30 @@ SUPERVISOR_LOG = [
     Binding("escape", "close", "Back", id="supervisor_log.close"),
 ]
 
-ALL = [*APP, *DISPATCH, *RESULTS, *OUTPUT, *FANOUT, *CONFIRM, *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE,
-       *HEALTH, *HEALTH_ADD, *SUPERVISOR_LOG]
+ALL = [*APP, *DISPATCH, *EDITOR, *FILTER, *RESULTS, *FANOUT, *OUTPUT, *OUTPUT_SEARCH, *HELP, *JUMP, *QUIT, *CONFIRM,
+       *PICKER, *HISTORY, *ERROR, *BUNDLES, *BUNDLE_RESOLVE, *HEALTH, *HEALTH_ADD, *SUPERVISOR_LOG]
+
+# What the help overlay and the README's key table show, by pane and then by dialog.
+SECTIONS = [
+    ("Anywhere", APP),
+    ("Dispatch", DISPATCH),
+    ("Dispatch · editor", EDITOR),
+    ("Dispatch · filter", FILTER),
+    ("Dispatch · results", RESULTS),
+    ("Dispatch · fan-out groups", FANOUT),
+    ("Output view", [*OUTPUT, *OUTPUT_SEARCH]),
+    ("Bundles", BUNDLES),
+    ("Bundles · resolve", BUNDLE_RESOLVE),
+    ("Health", HEALTH),
+    ("Health · add endpoint", HEALTH_ADD),
+    ("Health · program log", SUPERVISOR_LOG),
+    ("Targets picker", PICKER),
+    ("History", HISTORY),
+    ("Quit with a dispatch running", QUIT),
+    ("Confirm", CONFIRM),
+    ("Help and jump", [*HELP, *JUMP]),
+    ("Error", ERROR),
+]
 
 
 def binding_ids() -> set[str]:
@@ -131,6 +193,32 @@ def unknown_keymap_ids(keymap: dict[str, str]) -> list[str]:
     """Ids in a user's keymap that name no binding: almost always a typo worth reporting."""
     known = binding_ids()
     return sorted(k for k in keymap if k not in known)
+
+
+_KEY_NAMES = {
+    "question_mark": "?", "colon": ":", "slash": "/", "left_square_bracket": "[", "right_square_bracket": "]",
+}
+
+
+def key_label(key: str) -> str:
+    """One key as people type it: ``?`` rather than ``question_mark``."""
+    return _KEY_NAMES.get(key, key)
+
+
+def keys_of(binding: Binding, keymap: dict[str, str] | None = None) -> list[str]:
+    """Every key bound to ``binding`` (the user's keymap wins), as labels."""
+    keys = (keymap or {}).get(binding.id, binding.key) if binding.id else binding.key
+    return [key_label(k.strip()) for k in keys.split(",") if k.strip()]
+
+
+def key_table_markdown() -> str:
+    """The README's key table: one row per binding, grouped as in the help overlay."""
+    rows = ["| where | keys | does | id |", "|---|---|---|---|"]
+    for title, section in SECTIONS:
+        for binding in section:
+            keys = " ".join(f"`{k}`" for k in keys_of(binding))
+            rows.append(f"| {title} | {keys} | {binding.description} | `{binding.id}` |")
+    return "\n".join(rows)
 
 
 def key_for(app, binding_id: str) -> str:

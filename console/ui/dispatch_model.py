@@ -18,12 +18,45 @@ from console.remsvc.model import (
     CommandResult,
     DispatchEvent,
     StreamFinished,
+    StreamStatus,
     StreamTracker,
     Target,
 )
 from console.safetext import first_line, inert
 
 RowKey = tuple[str, int]
+
+# How bad a stream's end is, most severe first: a target that never answered outranks one that
+# answered with a non-zero rc, because every command on it is unknown.
+STREAM_SEVERITY = {
+    StreamStatus.UNAVAILABLE: 0,
+    StreamStatus.UNAUTHENTICATED: 1,
+    StreamStatus.HASH_REJECTED: 2,
+    StreamStatus.DENIED: 3,
+    StreamStatus.DEADLINE_EXCEEDED: 4,
+    StreamStatus.CLOSED_EARLY: 5,
+    StreamStatus.ERROR: 6,
+    StreamStatus.CANCELLED: 8,
+}
+STREAM_LABELS = {
+    StreamStatus.UNAVAILABLE: "unreachable",
+    StreamStatus.UNAUTHENTICATED: "auth failed",
+    StreamStatus.HASH_REJECTED: "hash rejected",
+    StreamStatus.DENIED: "denied",
+    StreamStatus.DEADLINE_EXCEEDED: "deadline passed",
+    StreamStatus.CLOSED_EARLY: "closed early",
+    StreamStatus.ERROR: "stream error",
+    StreamStatus.CANCELLED: "cancelled",
+}
+RC_SEVERITY = 7
+# The summary wraps to two lines at most; a reason this long still leaves the counts on screen at 80.
+REASON_LIMIT = 90
+
+
+def not_utf8(result: CommandResult) -> bool:
+    """Output that was not valid UTF-8: flagged by the client, or already replaced by the server
+    (U+FFFD in the text), which is what the embedded server does before sending."""
+    return result.invalid_utf8 or "\ufffd" in result.out or "\ufffd" in result.err
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,7 @@ class DispatchModel:
         self.counts: Counter[CmdState] = Counter({CmdState.QUEUED: len(self.rows)})
         self.last_active: int | None = None
         self._first_lines: dict[RowKey, str] = {}
+        self._first_failed: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -89,6 +123,10 @@ class DispatchModel:
         if isinstance(event, StreamFinished):
             self.finished[event.target] = event
         changed_tids = tracker.apply(event)
+        if isinstance(event, CommandResult) and event.rc != 0:
+            known = self._first_failed.get(event.target)
+            if known is None or event.tid < known:
+                self._first_failed[event.target] = event.tid
         rows = []
         for tid in changed_tids:
             key = (event.target, tid)
@@ -145,7 +183,7 @@ class DispatchModel:
             rc=None if result is None else result.rc,
             seconds=seconds,
             truncated=bool(result and (result.out_truncated or result.err_truncated)),
-            invalid_utf8=bool(result and result.invalid_utf8),
+            invalid_utf8=bool(result and not_utf8(result)),
             summary=self._summary_text(tracked.state, result, target),
         )
 
@@ -184,8 +222,32 @@ class DispatchModel:
     def elapsed(self, now: float) -> float:
         return (self.finished_at if self.finished_at is not None else now) - self.started_at
 
+    def reason(self) -> str | None:
+        """The most severe problem so far, naming its target: a refused connection before an rc 3."""
+        worst: tuple[int, str] | None = None
+        multi = len(self.targets) > 1
+        for name, tracker in self.trackers.items():
+            who = f"{inert(name, keep_newlines=False)} " if multi else ""
+            finished = self.finished.get(name)
+            if finished is not None and finished.status in STREAM_SEVERITY:
+                detail = first_line(finished.error or "", 120)
+                text = f"{who}{STREAM_LABELS[finished.status]}" + (f": {detail}" if detail else "")
+                candidate = (STREAM_SEVERITY[finished.status], text)
+                if worst is None or candidate[0] < worst[0]:
+                    worst = candidate
+            if worst is not None and worst[0] < RC_SEVERITY:
+                continue
+            tid = self._first_failed.get(name)
+            result = tracker.tids[tid].result if tid is not None else None
+            if result is not None and (worst is None or RC_SEVERITY < worst[0]):
+                detail = first_line(result.err, 120) or first_line(result.out, 120)
+                worst = (RC_SEVERITY, f"{who}tid {tid} rc {result.rc}" + (f": {detail}" if detail else ""))
+        if worst is not None:
+            return worst[1]
+        return first_line(self.error, 120) if self.error and not self.running else None
+
     def summary(self, now: float) -> str:
-        """One line: overall state, per-state counts, elapsed time and the first error."""
+        """State and its reason first (they must fit at 80 columns), then counts and elapsed time."""
         order = (
             CmdState.DONE, CmdState.FAILED, CmdState.RUNNING, CmdState.SENT, CmdState.QUEUED,
             CmdState.DENIED, CmdState.MISSING, CmdState.CANCELLED,
@@ -193,9 +255,11 @@ class DispatchModel:
         parts = [f"{state.value} {self.counts[state]}" for state in order if self.counts[state]]
         pending = self.counts[CmdState.QUEUED] + self.counts[CmdState.SENT] + self.counts[CmdState.RUNNING]
         head = f"running ({pending} pending)" if self.running else self.state
-        line = f"{head} · {' · '.join(parts)} · {format_seconds(self.elapsed(now))}"
+        reason = self.reason() if self.state != "SUCCESS" else None
+        if reason and len(reason) > REASON_LIMIT:
+            reason = reason[: REASON_LIMIT - 1] + "…"
+        line = f"{head}: {reason}" if reason else head
+        line += f" · {' · '.join(parts)} · {format_seconds(self.elapsed(now))}"
         if len(self.targets) > 1:
             line += f" · {len(self.targets)} targets"
-        if self.error and not self.running:
-            line += f" · {first_line(self.error)}"
         return line

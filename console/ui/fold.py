@@ -30,6 +30,7 @@ DENIED = "denied"
 NO_ANSWER = "no answer"
 CANCELLED = "cancelled"
 PENDING = "pending"
+SEVERITY = {UNREACHABLE: 0, AUTH_FAILED: 1, DENIED: 2, TIMED_OUT: 3, NO_ANSWER: 4, CANCELLED: 70, PENDING: 80}
 
 
 @dataclass
@@ -43,6 +44,17 @@ class Variant:
 
     def label(self) -> str:
         return f"rc {self.rc}" if self.category == EXIT else self.category
+
+    @property
+    def ok(self) -> bool:
+        return self.category == EXIT and self.rc == 0
+
+    @property
+    def severity(self) -> int:
+        """Lower is worse: what cannot be reached outranks what answered badly; rc 0 comes last."""
+        if self.category == EXIT:
+            return 90 if self.rc == 0 else 50
+        return SEVERITY.get(self.category, 60)
 
 
 @dataclass
@@ -58,6 +70,10 @@ class TidGroup:
     @property
     def identical(self) -> bool:
         return len(self.variants) == 1
+
+    @property
+    def problems(self) -> list[Variant]:
+        return [v for v in self.variants if not v.ok and v.category != PENDING]
 
 
 def _stream_category(finished: StreamFinished | None, state: CmdState) -> str:
@@ -90,8 +106,14 @@ def fold_by_tid(
     finished: Mapping[str, StreamFinished],
     commands: Sequence[Command],
     target_order: Sequence[str],
+    cache: dict | None = None,
 ) -> list[TidGroup]:
-    """One group per tid; variants ordered largest first, targets in dispatch order."""
+    """One group per tid; problem variants first (worst first), then the rest largest first.
+
+    ``cache`` (kept by the caller for one dispatch) holds each answer's digest and first line, so
+    refolding on every refresh does not hash every output again.
+    """
+    cache = {} if cache is None else cache
     groups = []
     for tid, command in enumerate(commands, start=1):
         variants: dict[tuple, Variant] = {}
@@ -101,8 +123,12 @@ def fold_by_tid(
             if result is not None:
                 timed_out = result.rc != 0 and result.err.strip() == SERVER_TIMEOUT_ERR
                 category = TIMED_OUT if timed_out else EXIT
-                key: tuple = (category, result.rc, _digest(result.out, result.err))
-                sample = first_line(result.out) or first_line(result.err)
+                known = cache.get((name, tid))
+                if known is None or known[0] is not result:
+                    known = cache[(name, tid)] = (result, _digest(result.out, result.err),
+                                                  first_line(result.out) or first_line(result.err))
+                key: tuple = (category, result.rc, known[1])
+                sample = known[2]
                 rc: int | None = result.rc
             elif tracked.state.final:
                 category = _stream_category(finished.get(name), tracked.state)
@@ -114,7 +140,7 @@ def fold_by_tid(
             if variant is None:
                 variant = variants[key] = Variant(category, rc, sample=sample)
             variant.targets.append(name)
-        ordered = sorted(variants.values(), key=lambda v: (-len(v.targets), v.category != EXIT))
+        ordered = sorted(variants.values(), key=lambda v: (v.severity, -len(v.targets)))
         groups.append(TidGroup(tid, command.cmd, ordered))
     return groups
 
@@ -124,19 +150,38 @@ def name_list(names: Sequence[str], limit: int = 6) -> str:
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
-def describe_group(group: TidGroup) -> list[str]:
-    """Plain lines for one tid: a headline, then one line per variant that differs from the majority."""
+def headline(group: TidGroup, limit: int = 3) -> str:
+    """One line a folded group is read by: tid, command, then who failed and how (worst first)."""
+    cmd = inert(group.cmd, keep_newlines=False)
     count = group.total
-    noun = "target" if count == 1 else "targets"
     if group.identical:
         only = group.variants[0]
-        what = "identical output" if only.category == EXIT else "all the same"
         if count == 1:
-            what = only.sample or "no output"
-        return [f"tid {group.tid} · {count} {noun} · {only.label()} · {what}"]
-    lines = [f"tid {group.tid} · {count} {noun} · {len(group.variants)} different outcomes"]
-    for variant in group.variants:
-        n = len(variant.targets)
-        detail = f": {variant.sample}" if variant.sample else ""
-        lines.append(f"  {n:>4} × {variant.label()}{detail} — {name_list(variant.targets)}")
-    return lines
+            what = f"{only.label()}" + (f": {only.sample}" if only.sample else "")
+        else:
+            what = f"all {count} {only.label()}" + (" · identical output" if only.category == EXIT else "")
+        if not only.ok and only.category != PENDING:
+            what += f" · {name_list(only.targets, limit)}"
+        return f"tid {group.tid} · {cmd} · {what}"
+    parts = [f"{v.label()}: {name_list(v.targets, limit)}" for v in group.problems]
+    ok = [v for v in group.variants if v.ok]
+    if ok:
+        outputs = f" ({len(ok)} different outputs)" if len(ok) > 1 else ""
+        parts.append(f"{sum(len(v.targets) for v in ok)} rc 0{outputs}")
+    pending = sum(len(v.targets) for v in group.variants if v.category == PENDING)
+    if pending:
+        parts.append(f"{pending} pending")
+    return f"tid {group.tid} · {cmd} · " + " · ".join(parts)
+
+
+def variant_line(variant: Variant) -> str:
+    n = len(variant.targets)
+    detail = f": {variant.sample}" if variant.sample else ""
+    return f"{n:>4} × {variant.label()}{detail} — {name_list(variant.targets)}"
+
+
+def describe_group(group: TidGroup) -> list[str]:
+    """Plain lines for one tid: its headline, then one line per variant when they differ."""
+    if group.identical:
+        return [headline(group)]
+    return [headline(group), *(variant_line(v) for v in group.variants)]

@@ -37,29 +37,28 @@ class RowHighlighted(Message):
     key: tuple[str, int] | None
 
 
+@dataclass
 class OpenOutput(Message):
-    """The user asked to read the highlighted row's output."""
+    """Open the full-screen output view of a (target, tid) row, or of a fan-out group's line."""
+
+    key: tuple[str, int] | None
 
 
 @dataclass
 class OutputAction(Message):
-    """Copy, save or export the highlighted row or dispatch (handled by the pane)."""
+    """Copy, save or export a row's output or the dispatch (handled by the pane)."""
 
     action: str
+    key: tuple[str, int] | None = None
 
 
-class LeaveOutput(Message):
-    """The user left the output view (back to the results)."""
+class BackToRows(Message):
+    """The user left the editor or the row filter (escape): focus goes back to the rows."""
 
 
-@dataclass
-class ServerStatusChanged(Message):
-    """A status poll finished for one target."""
-
-    target: str
-    latency_ms: float | None
-    status: str | None
-    error: str | None
+class DispatchActivity(Message):
+    """A dispatch started or ended: server status (command counts) is stale, and a quit that
+    waits for the dispatch may go ahead."""
 
 
 @dataclass

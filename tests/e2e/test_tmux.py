@@ -83,7 +83,7 @@ def tmux(tmp_path):
     server("kill-server", check=False)
 
 
-def test_demo_in_a_real_terminal_runs_the_sample_stream(tmux, tmp_path):
+def test_demo_in_a_real_terminal_walks_panes_runs_and_reads_the_full_output(tmux, tmp_path):
     env = {
         "PYTHONPATH": str(REPO),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -94,22 +94,48 @@ def test_demo_in_a_real_terminal_runs_the_sample_stream(tmux, tmp_path):
     exports = " ".join(f"{k}={v}" for k, v in env.items())
     command = f"cd {tmp_path} && env {exports} {sys.executable} -m console --demo; echo console-exited-$?; sleep 30"
     tmux("-f", "/dev/null", "new-session", "-d", "-s", tmux.session, "-x", "80", "-y", "24", command)
+    tmux("set-option", "-s", "set-clipboard", "on")
     screen = tmux.wait_for("DEMO", timeout=60)
     assert "insecure" in screen and "hostname" in screen
+    assert "printf 'escape sequences" in screen, "the editor shows all six demo commands at 80x24"
     console_pid = int(tmux("display-message", "-p", "-t", tmux.session, "#{pane_pid}").strip())
     python_pids = children_of(console_pid)
     server_pids = [c for p in python_pids for c in children_of(p)]
     assert server_pids, "the demo server runs as a child process"
 
+    tmux("send-keys", "-t", tmux.session, "2")
+    tmux.wait_for("Rescan", timeout=20)
+    tmux("send-keys", "-t", tmux.session, "3")
+    tmux.wait_for("Poll now", timeout=20)
+    tmux("send-keys", "-t", tmux.session, "1")
+    screen = tmux.wait_for("Full view", timeout=20)
+    assert "# Sample stream: one command per line" in screen, "the pane keys typed nothing into the editor"
+    assert "3# Sample" not in screen and "2# Sample" not in screen and "1# Sample" not in screen
+
     tmux("send-keys", "-t", tmux.session, "C-r")
-    screen = tmux.wait_for("FAILED ·", timeout=60)
-    assert "done 5" in screen and "failed 1" in screen
+    screen = tmux.wait_for("FAILED", timeout=60)
+    screen = tmux.wait_for("done 5", timeout=30)
+    assert "failed 1" in screen and "tid 5 rc" in screen, "state and reason on the summary line"
     assert "hello from RemSvc" in screen
     assert "failed" in screen and "ls /nonexistent-demo-pa" in screen
 
     tmux("send-keys", "-t", tmux.session, "End")
-    screen = tmux.wait_for("tid 6", timeout=20)
+    tmux("send-keys", "-t", tmux.session, "Enter")
+    tmux.wait_for("tid 6 · done", timeout=20)
+    screen = tmux.wait_for("Back", timeout=20)
+    assert "Follow" in screen, "the full view's footer"
     assert "␛[31mred␛[0m" in screen and "\x1b" not in screen
+    tmux("send-keys", "-t", tmux.session, "y")
+    tmux.wait_for("Copied stdout", timeout=20)
+    deadline = time.monotonic() + 10
+    copied = ""
+    while time.monotonic() < deadline and "red" not in copied:
+        copied = tmux("show-buffer", check=False)
+        time.sleep(0.2)
+    assert copied == "escape sequences stay inert: \x1b[31mred\x1b[0m \x1b]0;title\x07\n", \
+        "OSC 52 carried the exact output bytes"
+    tmux("send-keys", "-t", tmux.session, "Escape")
+    tmux.wait_for("Full view", timeout=20)
 
     tmux("send-keys", "-t", tmux.session, "C-q")
     screen = tmux.wait_for("console-exited-0", timeout=30)

@@ -54,6 +54,8 @@ async def test_signal_mid_dispatch_leaves_a_finish_record(tmux, tmp_path, remsvc
     tmux.wait_for("Dispatch", timeout=60)
     pane_pid = int(tmux("display-message", "-p", "-t", tmux.session, "#{pane_pid}").strip())
     (console_pid,) = children_of(pane_pid)
+    tmux.wait_for("Full view", timeout=30)  # focus is on the rows (their keys are in the footer)
+    tmux("send-keys", "-t", tmux.session, "i")  # enter the editor first
     tmux("send-keys", "-t", tmux.session, "-l", "echo first")
     tmux("send-keys", "-t", tmux.session, "Enter")
     tmux("send-keys", "-t", tmux.session, "-l", f"echo $$ > {pid_file}; sleep 60")

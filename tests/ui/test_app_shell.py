@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widget import Widget
 
 import console.ui.panes.dispatch as dispatch_module
@@ -19,7 +20,12 @@ import console.ui.panes.bundles as bundles_module
 import console.ui.panes.health as health_module
 import console.ui.widgets.bundle_resolve as bundle_resolve_module
 import console.ui.widgets.health_add as health_add_module
+import console.ui.screens.help as help_module
+import console.ui.screens.jump as jump_module
+import console.ui.screens.output as output_screen_module
+import console.ui.screens.quit as quit_module
 import console.ui.screens.supervisor_log as supervisor_log_module
+import console.ui.widgets.compose_form as compose_module
 from console.dispatch_service import TargetCatalog
 from console.remsvc.model import CmdState, Command, Target
 from console.settings import Settings
@@ -36,10 +42,10 @@ UNUSED = Target("x", "127.0.0.1", 9)
 def our_classes():
     modules = [dispatch_module, confirm_module, error_module, history_module, targets_module, fanout_module,
                output_module, results_module, bundles_module, bundle_resolve_module, health_module, health_add_module,
-               supervisor_log_module]
+               help_module, jump_module, output_screen_module, quit_module, compose_module, supervisor_log_module]
     for module in modules:
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls.__module__ == module.__name__ and issubclass(cls, (Widget,)):
+            if cls.__module__ == module.__name__ and issubclass(cls, (Widget, Screen)):
                 yield cls
     yield ConsoleApp
 
@@ -67,9 +73,11 @@ async def test_panes_switch_by_number_and_function_keys(make_app):
         assert "Poll now" in screen_text(app)
         await pilot.press("1")
         assert tabs.active == "dispatch"
+        assert app.focused.id == "results", "back on Dispatch, focus rests on the rows, not the editor"
+        await pilot.press("i")
         assert app.focused.id == "editor"
         await pilot.press("2")
-        assert tabs.active == "dispatch", "a digit typed in the editor is text, not a pane switch"
+        assert tabs.active == "dispatch", "inside the editor (entered with i) a digit is text"
         assert app.focused.text == "2"
 
 
@@ -120,11 +128,11 @@ async def test_target_picker_selects_a_glob_group(make_app, tmp_path):
     app = make_app([], catalog=catalog)
     async with app.run_test(size=(80, 24)) as pilot:
         assert "no target selected" in screen_text(app)
-        await pilot.press("ctrl+t")
+        await pilot.press("t")
         await wait_for(pilot, lambda: isinstance(app.screen, TargetPickerScreen), what="picker")
         app.screen.query_one("#pattern").focus()
         await pilot.press(*"remsvc_web_*", "enter")
-        await pilot.press("ctrl+o")
+        await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: not isinstance(app.screen, TargetPickerScreen), what="picker closed")
         pane = app.dispatch_pane
         assert sorted(t.name for t in pane.targets) == ["remsvc_web_1", "remsvc_web_2"]
@@ -151,6 +159,8 @@ async def test_dispatch_without_target_or_commands_explains_what_is_missing(make
 async def test_bad_timeout_is_a_clear_message(make_app):
     app = make_app([UNUSED], "echo hi")
     async with app.run_test(size=(80, 24)) as pilot:
+        form = app.dispatch_pane.query_one("#compose")
+        await wait_for(pilot, lambda: form.options_ready, what="option fields, mounted after the first frame")
         app.dispatch_pane.query_one("#timeout").value = "soon"
         await pilot.press("ctrl+r")
         await pilot.pause()
@@ -180,3 +190,37 @@ async def test_unexpected_worker_error_is_a_modal_not_a_crash(make_app):
         assert pane.model.state == "FAILED" and "event source broke" in pane.model.error
         assert pane.model.state_of(("x", 1)) is CmdState.DONE
         assert app.is_running
+
+
+DEFERRED_PANES = """
+import asyncio, sys
+from console.remsvc.model import Target
+from console.settings import Settings
+from console.ui.app import ConsoleApp
+from console.ui.context import ConsoleContext
+
+async def main():
+    app = ConsoleApp(ConsoleContext(settings=Settings(journal_dir=sys.argv[1]), targets=[Target("x", "127.0.0.1", 9)],
+                                    poll_status=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        print("at start:", "console.ui.panes.health" in sys.modules, len(app.query("HealthPane")))
+        await pilot.press("3")
+        pane = app.query_one("HealthPane")
+        print("after 3:", app.query_one("#panes").active, pane in app.focused.ancestors_with_self, len(app.query("HealthPane")))
+
+asyncio.run(main())
+"""
+
+
+def test_other_panes_are_imported_after_the_first_frame_and_on_demand(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", DEFERRED_PANES, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert done.returncode == 0, done.stderr
+    assert "at start: False 0" in done.stdout, "Health was imported before the first frame"
+    assert "after 3: health True 1" in done.stdout

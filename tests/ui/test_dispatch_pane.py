@@ -13,6 +13,8 @@ from console.remsvc.model import CmdState
 from console.settings import Settings
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.history import HistoryScreen
+from console.ui.screens.output import OutputScreen
+from console.ui.screens.quit import QuitScreen
 from tests.ui.helpers import run_to_end, screen_text, wait_for
 
 
@@ -40,7 +42,7 @@ async def test_three_command_stream_reaches_final_states(remsvc_server, make_app
         assert [r.rc for r in rows] == [0, 3, 0]
         assert rows[0].summary == "one" and rows[1].summary == "two"
         shown = screen_text(app)
-        assert "FAILED · done 2 · failed 1" in shown
+        assert "FAILED: tid 2 rc 3: two · done 2 · failed 1" in shown
         assert "failed" in shown and shown.count("done") >= 2
     history = Journal(ui_settings.journal_dir).read_dispatches()
     assert len(history) == 1
@@ -158,18 +160,29 @@ async def test_fanout_folds_identical_outputs_and_keeps_unreachable_apart(remsvc
         assert "Dispatch to 4 targets?" in screen_text(app)
         await pilot.press("y")
         await wait_for(pilot, lambda: pane.model is not None and not pane.model.running, what="fan-out end")
-        await pilot.press("ctrl+l")
+        fanout = app.query_one("#fanout")
+        assert pane.grouped and app.focused is fanout, "a fan-out opens folded, on the groups"
+        lines = fanout.text.splitlines()
+        assert lines == [
+            "▸ tid 1 · echo same · unreachable: dead · 3 rc 0",
+            "▸ tid 2 · echo $NODE_COLOUR · unreachable: dead · 3 rc 0 (2 different outputs)",
+        ]
+        assert "FAILED: dead unreachable" in screen_text(app)
+        await pilot.press("space")
         await pilot.pause()
-        text = app.query_one("#fanout").text
-        shown = screen_text(app)
-    lines = text.splitlines()
-    assert lines[0] == "tid 1 · 4 targets · 2 different outcomes"
-    assert lines[1].strip() == "3 × rc 0: same — a, b, c"
-    assert lines[2].strip() == "1 × unreachable — dead"
-    assert lines[3] == "tid 2 · 4 targets · 3 different outcomes"
-    assert lines[4].strip() == "2 × rc 0: blue — a, b"
-    assert {lines[5].strip(), lines[6].strip()} == {"1 × rc 0: green — c", "1 × unreachable — dead"}
-    assert "3 × rc 0: same — a, b, c" in shown
+        lines = fanout.text.splitlines()
+        assert [line.strip() for line in lines[1:3]] == ["1 × unreachable — dead", "3 × rc 0: same — a, b, c"]
+        assert "3 × rc 0: same — a, b, c" in screen_text(app)
+        await pilot.press("down", "down", "y")
+        await pilot.pause()
+        assert app.clipboard == "same\n", "the group's output, exactly"
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OutputScreen), what="full view of a group")
+        assert app.screen.key == ("dead", 2), "a group opens on its worst outcome"
+        assert "dead · tid 2 · missing" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.press("g")
+        assert not pane.grouped and app.focused is pane.table
 
 
 async def test_escape_sequences_in_output_are_inert(remsvc_server, make_app):
@@ -195,41 +208,86 @@ async def test_markup_in_output_is_shown_literally(remsvc_server, make_app):
         assert "[bold red]not markup[/] [link=http://x]y[/link]" in screen_text(app)
 
 
-async def test_output_search_copy_and_save(remsvc_server, make_app, ui_settings):
-    cmd = "for i in $(seq 1 200); do echo line-$i; done; echo needle-one; echo needle-two >&2"
+async def test_full_view_search_copy_and_save(remsvc_server, make_app, ui_settings):
+    cmd = "for i in $(seq 1 200); do echo line-$i; done; printf 'needle-one \\033[31mred\\n'; echo needle-two >&2"
     app = make_app([remsvc_server.target("t")], cmd)
     async with app.run_test(size=(80, 24)) as pilot:
         await run_to_end(pilot)
         pane = app.dispatch_pane
-        pane.table.focus()
+        assert app.focused is pane.table
         await pilot.press("enter")
-        assert app.focused is pane.output
+        await wait_for(pilot, lambda: isinstance(app.screen, OutputScreen), what="full view")
+        view = app.screen.view
+        assert app.focused is view and view.size.height >= 19, "the output gets the whole screen"
+        await pilot.press("end")
+        assert int(view.scroll_y) == len(view.lines) - view.size.height, "end jumps, no animation"
+        await pilot.press("home")
+        assert int(view.scroll_y) == 0
         await pilot.press("slash")
         await pilot.press(*"needle", "enter")
         await pilot.pause()
-        output = pane.output
-        assert len(output.matches) == 2
-        assert output.current_match == 0
-        first_y = output.matches[0][0]
-        assert output.lines[first_y].text == "needle-one"
-        assert int(output.scroll_y) <= first_y < int(output.scroll_y) + output.size.height
+        assert len(view.matches) == 2 and view.current_match == 0
+        first_y = view.matches[0][0]
+        assert view.lines[first_y].text == "needle-one ␛[31mred"
+        assert int(view.scroll_y) <= first_y < int(view.scroll_y) + view.size.height
         assert "needle-one" in screen_text(app)
         await pilot.press("n")
-        assert output.current_match == 1 and output.lines[output.matches[1][0]].kind == "err"
+        assert view.current_match == 1 and view.lines[view.matches[1][0]].kind == "err"
         await pilot.press("y")
         await pilot.pause()
-        assert app.clipboard.startswith("rc 0\nline-1\nline-2\n") and "needle-two" in app.clipboard
+        expected = "".join(f"line-{i}\n" for i in range(1, 201)) + "needle-one \x1b[31mred\n"
+        assert app.clipboard == expected, "copy is the command's stdout, byte for byte"
         await pilot.press("s")
         await pilot.pause()
         saved = sorted(ui_settings.output_dir.iterdir())
-        messages = [n.message for n in app._notifications]
+        status = str(app.screen.query_one("#full-status").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, OutputScreen) and app.focused is pane.table
     stdout_file = next(p for p in saved if p.name.endswith(".stdout.txt"))
     stderr_file = next(p for p in saved if p.name.endswith(".stderr.txt"))
-    assert stdout_file.read_text().splitlines()[-1] == "needle-one"
-    assert stdout_file.read_text().count("\n") == 201
+    assert stdout_file.read_text() == expected
     assert stderr_file.read_text() == "needle-two\n"
     assert stat.S_IMODE(os.stat(stdout_file).st_mode) == 0o600
-    assert any(str(stdout_file) in m for m in messages)
+    assert str(stdout_file) in status, "the view says where the output went"
+
+
+async def test_full_view_follows_a_running_command(remsvc_server, make_app):
+    app = make_app([remsvc_server.target("t")], "echo first\nsleep 1; seq 1 300")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.dispatch_pane
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane.model is not None and pane.model.state_of(("t", 2)) is CmdState.RUNNING,
+                       what="tid 2 running")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, OutputScreen), what="full view")
+        screen = app.screen
+        assert screen.key == ("t", 2) and screen.follow
+        assert "following" in screen_text(app)
+        await wait_for(pilot, lambda: not pane.model.running, what="dispatch end")
+        await pilot.pause()
+        view = screen.view
+        assert view.lines[-1].text == "300"
+        assert int(view.scroll_y) == len(view.lines) - view.size.height, "follow keeps the end in view"
+        assert "300" in screen_text(app).split("\n")[view.size.height]
+
+
+async def test_quitting_mid_stream_asks_and_waiting_quits_when_done(remsvc_server, make_app, ui_settings):
+    app = make_app([remsvc_server.target("t")], "sleep 1; echo late")
+    async with app.run_test(size=(80, 24)) as pilot:
+        pane = app.dispatch_pane
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: pane.model is not None and pane.running, what="running")
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), what="quit question")
+        assert "A dispatch is running. Quit?" in screen_text(app)
+        await pilot.press("escape")
+        assert app.is_running and not isinstance(app.screen, QuitScreen) and pane.running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), what="quit question again")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30, what="quit after the dispatch")
+    record = Journal(ui_settings.journal_dir).read_dispatches()[0]
+    assert record.state == "SUCCESS" and record.results[("t", 1)].out == "late\n"
 
 
 async def test_history_reruns_into_the_editor_and_exports_json(remsvc_server, make_app, ui_settings):
@@ -240,7 +298,7 @@ async def test_history_reruns_into_the_editor_and_exports_json(remsvc_server, ma
         pane = app.dispatch_pane
         first_id = pane.model.dispatch_id
         pane.query_one("#editor").load_text("something else")
-        await pilot.press("ctrl+o")
+        await pilot.press("h")
         await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history screen")
         await pilot.press("e")
         await pilot.pause()
@@ -250,6 +308,8 @@ async def test_history_reruns_into_the_editor_and_exports_json(remsvc_server, ma
         await wait_for(pilot, lambda: not isinstance(app.screen, HistoryScreen), what="history closed")
         assert pane.query_one("#editor").text == "echo first\necho second"
         assert [t.name for t in pane.targets] == ["t"]
+        await pilot.press("2", "1")
+        assert pane.query_one("#editor").text == "echo first\necho second", "a re-run leaves focus on the rows"
         assert pane.model.dispatch_id == first_id, "re-run must not dispatch by itself"
     data = json.loads(exported[0].read_text())
     assert data["state"] == "SUCCESS" and data["error_msg"] is None
@@ -263,7 +323,9 @@ async def test_keymap_from_settings_remaps_run(remsvc_server, make_app, tmp_path
     settings = Settings(journal_dir=tmp_path / "journal", keymap={"dispatch.run": "f9"})
     app = make_app([remsvc_server.target("t")], "echo remapped", settings=settings)
     async with app.run_test(size=(80, 24)) as pilot:
-        assert "then f9 runs them" in screen_text(app).lower()
+        await pilot.pause()
+        assert "f9 runs" in screen_text(app)
+        assert "f9 Run" in screen_text(app).splitlines()[-1], "the footer shows the remapped key"
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert app.dispatch_pane.model is None
@@ -301,6 +363,9 @@ async def test_quitting_mid_stream_leaves_a_complete_journal(remsvc_server, make
         await wait_for(pilot, lambda: pane.model is not None and pane.model.state_of(("t", 2)) is CmdState.RUNNING,
                        what="tid 2 running")
         await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), what="quit question")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.is_running, timeout=20, what="cancel and quit")
     record = Journal(ui_settings.journal_dir).read_dispatches()[0]
     assert record.state == "CANCELLED"
     assert {key: r.out for key, r in record.results.items()} == {("t", 1): "before\n"}

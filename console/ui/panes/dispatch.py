@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import time
+from functools import partial
 
 from rich.text import Text
 from textual import work
@@ -40,9 +41,10 @@ from console.ui.context import ConsoleContext
 from console.ui.dispatch_model import DispatchModel
 from console.ui.fold import fold_by_tid
 from console.ui.messages import (
+    DispatchActivity,
     DispatchEnded,
     DispatchEventsReady,
-    LeaveOutput,
+    BackToRows,
     OpenOutput,
     OutputAction,
     RowHighlighted,
@@ -51,6 +53,7 @@ from console.ui.messages import (
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.error import worker_failure_screen
 from console.ui.screens.history import HistoryScreen
+from console.ui.screens.output import OutputScreen
 from console.ui.screens.targets import TargetPickerScreen
 from console.ui.widgets.compose_form import ComposeForm
 from console.ui.widgets.fanout_view import FanoutView
@@ -61,6 +64,19 @@ PANE_ID = "dispatch"
 TITLE = "Dispatch"
 TICK_S = 0.5
 VIEW_INTERVAL_S = 0.1
+# Above this many rows, a running fan-out is refolded on the half-second tick, not on every batch.
+BIG_FOLD_ROWS = 2000
+
+
+class FilterInput(Input):
+    """``/``: rows whose target or state contains the text; escape clears it."""
+
+    BINDINGS = bindings.FILTER
+
+    def action_clear(self) -> None:
+        self.value = ""
+        self.display = False
+        self.post_message(BackToRows())
 
 
 class DispatchPane(Vertical):
@@ -76,6 +92,8 @@ class DispatchPane(Vertical):
         self.model: DispatchModel | None = None
         self.run: DispatchRun | None = None
         self.grouped = False
+        self._fold_cache: dict = {}
+        self._summary_rows = 1
         self._pending: list[tuple[float, DispatchEvent]] = []
         self._changed: set[int] = set()
         self._wake_pending = False
@@ -84,19 +102,24 @@ class DispatchPane(Vertical):
     def compose(self) -> ComposeResult:
         yield ComposeForm(self.ctx.editor_text, self.ctx.options, id="compose")
         yield Static(id="summary")
+        yield FilterInput(placeholder="filter rows by target or state (enter keeps, escape clears)", compact=True,
+                          id="filter")
         with ContentSwitcher(initial="results", id="views"):
             yield ResultsTable(self.clock, id="results")
             yield FanoutView(id="fanout")
         with Vertical(id="output-box"):
             yield Static(id="output-title")
             yield OutputView(id="output")
-            yield Input(placeholder="search output (enter to find, escape to close)", compact=True, id="search")
 
     def on_mount(self) -> None:
         self.query_one(ComposeForm).show_targets(self.targets)
-        self.query_one("#search", Input).display = False
-        run_key = bindings.key_for(self.app, "dispatch.run")
-        self.table.empty_hint = f"No dispatch yet: write commands above, then {run_key} runs them."
+        self.query_one("#filter", FilterInput).display = False
+        self.output.can_focus = False
+        key = partial(bindings.key_for, self.app)
+        self.table.empty_hint = (
+            f"No dispatch yet. {key('dispatch.editor')} edits the commands above, {key('editor.leave')} leaves "
+            f"the editor, {key('dispatch.run')} runs them; {key('app.help')} lists every key."
+        )
         self._show_summary()
         self._show_output(None)
         self.set_interval(TICK_S, self._tick)
@@ -104,6 +127,14 @@ class DispatchPane(Vertical):
     @property
     def table(self) -> ResultsTable:
         return self.query_one("#results", ResultsTable)
+
+    @property
+    def fanout(self) -> FanoutView:
+        return self.query_one("#fanout", FanoutView)
+
+    @property
+    def current_view(self):
+        return self.fanout if self.grouped else self.table
 
     @property
     def output(self) -> OutputView:
@@ -119,6 +150,14 @@ class DispatchPane(Vertical):
         self.post_message(TargetsChanged(list(self.targets)))
 
     # Running a dispatch -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Run and Cancel swap places in the footer while a dispatch is in flight."""
+        if action == "cancel":
+            return self.running
+        if action == "run":
+            return not self.running
+        return True
 
     def action_run(self) -> None:
         self.start_dispatch()
@@ -163,15 +202,19 @@ class DispatchPane(Vertical):
         self.model = DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
         gc.freeze()
         self.table.set_model(self.model)
-        if not self.grouped:
-            self.table.focus()
+        self._fold_cache = {}
+        self.fanout.reset()
+        self._set_grouped(len(run.targets) > 1)
+        self.current_view.focus()
         if self.grouped:
             self._refresh_groups()
         self._show_summary()
-        self._show_output(self.table.cursor_key)
+        self._show_output(self.current_view.cursor_key)
         if run.journal_error:
             self.notify(run.journal_error, severity="warning", markup=False)
         self._consume(run)
+        self.refresh_bindings()
+        self.post_message(DispatchActivity())
 
     @work(group="dispatch", exclusive=False, exit_on_error=False)
     async def _consume(self, run: DispatchRun) -> None:
@@ -227,12 +270,14 @@ class DispatchPane(Vertical):
             gc.freeze()
         changed, self._changed = self._changed, set()
         self.table.rows_changed(changed)
-        key = self.table.cursor_key
+        if self.grouped and (len(self.model) <= BIG_FOLD_ROWS or not self.model.running):
+            self._refresh_groups()
+        key = self.current_view.cursor_key
         if key is not None and self.model.index_of(key) in changed:
             self._show_output(key, keep_position=True)
-        if self.grouped:
-            self._refresh_groups()
         self._show_summary()
+        if isinstance(self.app.screen, OutputScreen):
+            self.app.screen.update_view()
 
     def on_dispatch_ended(self, message: DispatchEnded) -> None:
         message.stop()
@@ -248,9 +293,11 @@ class DispatchPane(Vertical):
             if outcome.journal_error:
                 self.notify(outcome.journal_error, severity="warning", markup=False)
         self._refresh_views()
-        key = self.table.cursor_key
+        key = self.current_view.cursor_key
         if key is not None:
             self._show_output(key, keep_position=True)
+        self.refresh_bindings()
+        self.post_message(DispatchActivity())
 
     def action_cancel(self) -> None:
         if not self.running or self.run is None:
@@ -263,6 +310,8 @@ class DispatchPane(Vertical):
         """Move the elapsed times of running rows and of the summary along."""
         if self.running:
             self.table.refresh_rows(self.model.running_rows())
+            if self.grouped and len(self.model) > BIG_FOLD_ROWS:
+                self._refresh_groups()
             self._show_summary()
 
     # Views ---------------------------------------------------------------------------------------
@@ -270,10 +319,14 @@ class DispatchPane(Vertical):
     def _show_summary(self) -> None:
         summary = self.query_one("#summary", Static)
         if self.model is None:
-            summary.update(Text("Ready. Write commands, choose targets, run."), layout=False)
+            summary.update(Text("Ready. Write commands, choose targets, run."), layout=self._summary_rows != 1)
+            self._summary_rows = 1
             self._set_summary_class(summary, "summary-idle")
             return
-        summary.update(Text(self.model.summary(self.clock()), no_wrap=True, overflow="ellipsis"), layout=False)
+        line = self.model.summary(self.clock())
+        rows = 1 if len(line) <= max(1, summary.size.width - 2) else 2
+        summary.update(Text(line, overflow="ellipsis"), layout=rows != self._summary_rows)
+        self._summary_rows = rows
         state = "running" if self.model.running else self.model.state.lower()
         self._set_summary_class(summary, f"summary-{state}")
 
@@ -292,7 +345,9 @@ class DispatchPane(Vertical):
         state = self.model.state_of(key)
         cmd = inert(self.model.commands[tid - 1].cmd, keep_newlines=False)
         label = f"{inert(target, keep_newlines=False)} · " if len(self.model.targets) > 1 else ""
-        heading = Text(f"output · {label}tid {tid} · {state.value} · {cmd}", no_wrap=True, overflow="ellipsis")
+        open_key = bindings.key_for(self.app, "results.open")
+        heading = Text(f"{label}tid {tid} · {state.value} · {open_key}: full view · {cmd}", no_wrap=True,
+                       overflow="ellipsis")
         title.update(heading, layout=False)
         result = self.model.result(key)
         note = ""
@@ -303,21 +358,57 @@ class DispatchPane(Vertical):
     def _refresh_groups(self) -> None:
         if self.model is None:
             return
-        groups = fold_by_tid(self.model.trackers, self.model.finished, self.model.commands, [t.name for t in self.model.targets])
+        groups = fold_by_tid(self.model.trackers, self.model.finished, self.model.commands,
+                             [t.name for t in self.model.targets], self._fold_cache)
         self.query_one("#fanout", FanoutView).show_groups(groups)
 
+    def _set_grouped(self, grouped: bool) -> None:
+        self.grouped = grouped
+        self.query_one("#views", ContentSwitcher).current = "fanout" if grouped else "results"
+
     def action_toggle_grouped(self) -> None:
-        self.grouped = not self.grouped
-        switcher = self.query_one("#views", ContentSwitcher)
-        switcher.current = "fanout" if self.grouped else "results"
+        self._set_grouped(not self.grouped)
         if self.grouped:
             self._refresh_groups()
-            self.query_one("#fanout", FanoutView).focus()
-        else:
-            self.table.focus()
+        self.current_view.focus()
+        self._show_output(self.current_view.cursor_key)
 
     def action_focus_editor(self) -> None:
         self.query_one(ComposeForm).editor.focus()
+
+    def focus_results(self) -> None:
+        """Where focus rests: the rows (or fan-out groups), never a text field."""
+        self.current_view.focus()
+
+    def action_leave_field(self) -> None:
+        """Escape goes back: from an option field to the rows, and on the rows it clears a filter."""
+        box = self.query_one("#filter", FilterInput)
+        if self.table.has_focus and box.value:
+            box.action_clear()
+        self.focus_results()
+
+    def on_back_to_rows(self, message: BackToRows) -> None:
+        message.stop()
+        self.focus_results()
+
+    def action_filter(self) -> None:
+        if self.grouped:
+            self.action_toggle_grouped()
+        box = self.query_one("#filter", FilterInput)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self.table.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            if not event.value.strip():
+                event.input.display = False
+            self.table.focus()
 
     def on_row_highlighted(self, message: RowHighlighted) -> None:
         message.stop()
@@ -325,72 +416,60 @@ class DispatchPane(Vertical):
 
     def on_open_output(self, message: OpenOutput) -> None:
         message.stop()
-        self.output.focus()
-
-    def on_leave_output(self, message: LeaveOutput) -> None:
-        message.stop()
-        self.query_one("#search", Input).display = False
-        self.table.focus()
+        if self.model is None or message.key is None:
+            self.notify("No row selected: run a dispatch first.", markup=False)
+            return
+        extra = ""
+        if self.grouped:
+            found = self.fanout.current_variant()
+            if found is not None and len(found[1].targets) > 1:
+                extra = f" · same on {len(found[1].targets)} targets"
+        self.app.push_screen(OutputScreen(self, message.key, heading_extra=extra))
 
     # Output actions ------------------------------------------------------------------------------
 
     def on_output_action(self, message: OutputAction) -> None:
         message.stop()
-        handler = getattr(self, f"_do_{message.action}", None)
-        if handler is not None:
-            handler()
+        key = message.key or self.current_view.cursor_key
+        if message.action == "copy":
+            self.copy_output(key)
+        elif message.action == "save":
+            self.save_output(key)
+        elif message.action == "export":
+            self._do_export()
 
-    def _do_search(self) -> None:
-        search = self.query_one("#search", Input)
-        search.display = True
-        search.value = self.output.query
-        search.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "search":
-            return
-        event.stop()
-        self.output.query = event.value
-        self.output.focus()
-        status = self.output.match_status()
-        if status:
-            self.notify(status, markup=False, timeout=3)
-
-    def on_key(self, event) -> None:
-        search = self.query_one("#search", Input)
-        if event.key == "escape" and search.has_focus:
-            event.stop()
-            search.display = False
-            self.output.focus()
-
-    def _selected_result(self):
-        key = self.table.cursor_key
-        if self.model is None or key is None:
-            return None, None
-        return key, self.model.result(key)
-
-    def _do_copy(self) -> None:
-        key, result = self._selected_result()
+    def copy_output(self, key: tuple[str, int] | None) -> str:
+        """Put exactly the command's output on the clipboard (OSC 52): stdout, or stderr when
+        stdout is empty. No rc line, no notes, no inert symbols; those are for the screen only."""
+        result = self.model.result(key) if self.model is not None and key is not None else None
         if result is None:
-            self.notify("The selected row has no output yet.", severity="warning", markup=False)
-            return
-        text = self.output.text
+            message = "The selected row has no output yet."
+            self.notify(message, severity="warning", markup=False)
+            return message
+        stream, text = ("stdout", result.out) if result.out or not result.err else ("stderr", result.err)
         self.app.copy_to_clipboard(text)
-        lines = text.count("\n") + 1
-        self.notify(f"Copied {lines} line(s) of tid {key[1]} to the clipboard (OSC 52).", markup=False)
+        size = len(text.encode("utf-8"))
+        message = f"Copied {stream} of {inert(key[0], keep_newlines=False)} tid {key[1]} ({size:,} bytes) to the clipboard (OSC 52)."
+        self.notify(message, markup=False)
+        return message
 
-    def _do_save(self) -> None:
-        key, result = self._selected_result()
+    def save_output(self, key: tuple[str, int] | None) -> str:
+        """Write the full stdout (and stderr) to files and say where they went."""
+        result = self.model.result(key) if self.model is not None and key is not None else None
         if result is None:
-            self.notify("The selected row has no output yet.", severity="warning", markup=False)
-            return
+            message = "The selected row has no output yet."
+            self.notify(message, severity="warning", markup=False)
+            return message
         stem = file_stem(self.model.dispatch_id or "dispatch", key[0], f"tid{key[1]}")
         try:
             paths = save_result(result, self.ctx.settings.output_dir, stem)
         except OSError as exc:
-            self.notify(f"Could not save output: {exc}", severity="error", markup=False)
-            return
-        self.notify("Saved full output to " + " and ".join(str(p) for p in paths), title="Saved", markup=False, timeout=10)
+            message = f"Could not save output: {exc}"
+            self.notify(message, severity="error", markup=False)
+            return message
+        message = "Saved to " + " and ".join(str(p) for p in paths)
+        self.notify(message, title="Saved", markup=False, timeout=10)
+        return message
 
     def _do_export(self) -> None:
         if self.run is None or self.run.outcome is None:
@@ -454,8 +533,12 @@ class DispatchPane(Vertical):
             self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
         else:
             self.set_targets([k.target for k in known])
-        self.action_focus_editor()
-        self.notify("Loaded into the editor: review, then run.", markup=False)
+        self.focus_results()
+        self.notify(self._loaded_hint("Loaded into the editor"), markup=False)
+
+    def _loaded_hint(self, what: str) -> str:
+        key = partial(bindings.key_for, self.app)
+        return f"{what}: review, then {key('dispatch.run')} runs it ({key('dispatch.editor')} edits)."
 
     def rerun_last(self) -> None:
         """Put the last dispatch of this session back in the editor."""
@@ -466,5 +549,5 @@ class DispatchPane(Vertical):
         options = self.run.options if self.run is not None else DispatchOptions()
         form.load("\n".join(c.cmd for c in self.model.commands), options)
         self.set_targets(self.model.targets)
-        self.action_focus_editor()
-        self.notify("Last dispatch loaded into the editor: review, then run.", markup=False)
+        self.focus_results()
+        self.notify(self._loaded_hint("Last dispatch loaded into the editor"), markup=False)

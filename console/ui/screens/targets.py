@@ -42,8 +42,10 @@ class TargetPickerScreen(ModalScreen[list[KnownTarget] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog picker-dialog"):
+            apply = bindings.key_for(self.app, "targets.apply")
             yield Static(
-                "Targets: space toggles · a glob + enter selects matches · ctrl+o uses the selection", classes="dialog-title"
+                f"Targets: space toggles · a glob + enter selects matches · {apply} uses the selection",
+                classes="dialog-title",
             )
             yield Input(placeholder="glob, e.g. remsvc_web_*", id="pattern", compact=True)
             yield SelectionList[str](

@@ -24,3 +24,20 @@ def fit(text: str, width: int, *, align: str = "left") -> str:
         return set_cell_size(text, width - 1) + "…" if width > 1 else "…"
     pad = " " * (width - length)
     return pad + text if align == "right" else text + pad
+
+
+def wrap_words(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` cells, broken between words (a longer word is cut by ``fit``)."""
+    if width <= 0:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if cell_len(candidate) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines

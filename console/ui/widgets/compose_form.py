@@ -1,4 +1,8 @@
-"""The compose area: a multi-line editor (one command per line) and the stream's options."""
+"""The compose area: a multi-line editor (one command per line) and the stream's options.
+
+The editor is entered explicitly (``i`` from the pane) and left with escape, so keys meant for
+the console never land in a command by accident.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,19 @@ from textual.widgets import Input, Label, Select, Static, TextArea
 from console.dispatch_service import CMDTYP_NAMES, DispatchOptions, parse_timeout
 from console.remsvc.model import Target
 from console.safetext import inert
+from console.ui import bindings
+from console.ui.messages import BackToRows
 
-EDITOR_PLACEHOLDER = "One command per line; lines starting with # are notes."
+EDITOR_PLACEHOLDER = "One command per line; # starts a note. i edits, escape leaves."
+
+
+class CommandEditor(TextArea):
+    """The stream's commands; escape hands focus back to the results."""
+
+    BINDINGS = bindings.EDITOR
+
+    def action_leave(self) -> None:
+        self.post_message(BackToRows())
 
 
 class ComposeForm(Vertical):
@@ -23,26 +38,44 @@ class ComposeForm(Vertical):
         self._options = options
 
     def compose(self) -> ComposeResult:
-        yield TextArea(self._text, id="editor", soft_wrap=False, compact=True, placeholder=EDITOR_PLACEHOLDER)
-        with Horizontal(id="options"):
-            yield Label("type", classes="option-label")
-            yield Select([(name, code) for code, name in CMDTYP_NAMES.items()], value=self._options.cmdtyp,
-                         allow_blank=False, compact=True, id="cmdtyp")
-            yield Label("user", classes="option-label")
-            yield Input(self._options.cmdusr, placeholder="server's", compact=True, id="cmdusr")
-            yield Label("src", classes="option-label")
-            yield Input(self._options.src, compact=True, id="src")
-            yield Label("timeout", classes="option-label")
-            yield Input("" if self._options.timeout is None else f"{self._options.timeout:g}", placeholder="none",
-                        compact=True, id="timeout")
+        yield CommandEditor(self._text, id="editor", soft_wrap=False, compact=True, placeholder=EDITOR_PLACEHOLDER)
+        yield Horizontal(id="options")
         yield Static(id="target-line")
 
+    def on_mount(self) -> None:
+        # The option fields (a Select and three inputs) come right after the first frame: their
+        # styles cost more than the rest of the form. Their line is laid out from the start.
+        self.call_after_refresh(self._mount_options)
+
     @property
-    def editor(self) -> TextArea:
-        return self.query_one("#editor", TextArea)
+    def options_ready(self) -> bool:
+        return bool(self.query("#cmdtyp"))
+
+    async def _mount_options(self) -> None:
+        if self.options_ready:
+            return
+        options = self._options
+        await self.query_one("#options", Horizontal).mount(
+            Label("type", classes="option-label"),
+            Select([(name, code) for code, name in CMDTYP_NAMES.items()], value=options.cmdtyp,
+                   allow_blank=False, compact=True, id="cmdtyp"),
+            Label("user", classes="option-label"),
+            Input(options.cmdusr, placeholder="server's", compact=True, id="cmdusr"),
+            Label("src", classes="option-label"),
+            Input(options.src, compact=True, id="src"),
+            Label("timeout", classes="option-label"),
+            Input("" if options.timeout is None else f"{options.timeout:g}", placeholder="none", compact=True,
+                  id="timeout"),
+        )
+
+    @property
+    def editor(self) -> CommandEditor:
+        return self.query_one("#editor", CommandEditor)
 
     def read(self) -> tuple[str, DispatchOptions]:
         """Current text and options; raises DispatchInputError for a bad timeout."""
+        if not self.options_ready:
+            return self.editor.text, self._options
         cmdtyp = self.query_one("#cmdtyp", Select).value
         options = DispatchOptions(
             cmdtyp=int(cmdtyp) if isinstance(cmdtyp, int) else 0,
@@ -54,6 +87,9 @@ class ComposeForm(Vertical):
 
     def load(self, text: str, options: DispatchOptions) -> None:
         self.editor.load_text(text)
+        self._options = options
+        if not self.options_ready:
+            return
         self.query_one("#cmdtyp", Select).value = options.cmdtyp
         self.query_one("#cmdusr", Input).value = options.cmdusr
         self.query_one("#src", Input).value = options.src

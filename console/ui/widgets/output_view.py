@@ -1,7 +1,8 @@
-"""Output of the selected row: stdout then stderr, scrollable both ways, searchable with ``/``.
+"""Output of one row: stdout then stderr, scrollable both ways, searchable with ``/``.
 
 Lines are made inert once when a row is shown and drawn on demand, so a 256 KiB output scrolls as
-quickly as a short one. Long lines scroll horizontally instead of breaking the layout.
+quickly as a short one. Long lines scroll horizontally instead of breaking the layout. What is
+drawn is for the eyes only: copy and save take the result's own text, never these lines.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.reactive import reactive
 from console.remsvc.model import CommandResult
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import LeaveOutput, OutputAction
+from console.ui.messages import OutputAction
 from console.ui.widgets.line_view import LineView
 
 MAX_LINE_CELLS = 4096
@@ -132,6 +133,18 @@ class OutputView(LineView, can_focus=True):
         position = "" if self.current_match is None else f"{self.current_match + 1}/"
         return f"/{self.query}: {position}{len(self.matches)} matches"
 
+    def scroll_to_end(self) -> None:
+        self.scroll_to(y=max(0, len(self.lines) - self.size.height), animate=False, immediate=True)
+
+    def action_top(self) -> None:
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def action_bottom(self) -> None:
+        self.scroll_to_end()
+
+    def action_toggle_follow(self) -> None:
+        self.post_message(OutputAction("follow"))
+
     def action_search(self) -> None:
         self.post_message(OutputAction("search"))
 
@@ -150,7 +163,7 @@ class OutputView(LineView, can_focus=True):
         self.post_message(OutputAction("save"))
 
     def action_back(self) -> None:
-        self.post_message(LeaveOutput())
+        self.post_message(OutputAction("back"))
 
     def line_segments(self, index: int, base: Style) -> list[Segment]:
         line = self.lines[index]

@@ -22,7 +22,7 @@ from console.remsvc.model import CmdState
 from console.ui import bindings
 from console.ui.dispatch_model import DispatchModel, RowView, format_seconds
 from console.ui.messages import OpenOutput, OutputAction, RowHighlighted
-from console.ui.widgets.cells import fit
+from console.ui.widgets.cells import fit, wrap_words
 
 STATE_WIDTH = 9
 TIME_WIDTH = 7
@@ -59,26 +59,59 @@ class ResultsTable(ScrollView, can_focus=True):
         self._widths: tuple[int, dict[str, int]] | None = None
         self._base_style: Style | None = None
         self._final_rows: LRUCache[int, Strip] = LRUCache(FINAL_ROW_CACHE)
+        self.filter_text = ""
+        self._shown: list[int] | None = None
 
     def set_model(self, model: DispatchModel | None) -> None:
         self.model = model
         self._widths = None
         self._final_rows.clear()
         self.follow = True
-        self.virtual_size = Size(0, (len(model) if model else 0) + 1)
+        self._apply_filter()
         self.scroll_to(0, 0, animate=False, immediate=True)
         self.cursor_row = 0
         self.refresh()
 
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose target or state contains ``text`` (case-insensitive); "" shows all."""
+        key = self.cursor_key
+        self.filter_text = text.strip().lower()
+        self._apply_filter()
+        rows = self._shown
+        if key is not None and self.model is not None:
+            index = self.model.index_of(key)
+            self.cursor_row = rows.index(index) if rows is not None and index in rows else (index if rows is None else 0)
+        else:
+            self.cursor_row = 0
+        self.refresh()
+
+    def _apply_filter(self) -> None:
+        model = self.model
+        if model is None or not self.filter_text:
+            self._shown = None
+        else:
+            wanted = self.filter_text
+            self._shown = [
+                i for i, key in enumerate(model.rows)
+                if wanted in key[0].lower() or wanted in model.state_of(key).value
+            ]
+        self._final_rows.clear()
+        self.virtual_size = Size(0, self.row_count + 1)
+
+    def _model_index(self, row: int) -> int:
+        return row if self._shown is None else self._shown[row]
+
     @property
     def row_count(self) -> int:
-        return len(self.model) if self.model is not None else 0
+        if self.model is None:
+            return 0
+        return len(self.model) if self._shown is None else len(self._shown)
 
     @property
     def cursor_key(self) -> tuple[str, int] | None:
         if self.model is None or not 0 <= self.cursor_row < self.row_count:
             return None
-        return self.model.rows[self.cursor_row]
+        return self.model.rows[self._model_index(self.cursor_row)]
 
     def rows_changed(self, indexes: set[int] | list[int]) -> None:
         """Redraw the visible rows that changed.
@@ -88,6 +121,10 @@ class ResultsTable(ScrollView, can_focus=True):
         fast stream from repainting the whole table every tick.
         """
         if self.model is None:
+            return
+        if self._shown is not None:
+            self._apply_filter()
+            self.refresh()
             return
         active = self.model.last_active
         top = int(self.scroll_y)
@@ -102,6 +139,9 @@ class ResultsTable(ScrollView, can_focus=True):
 
     def refresh_rows(self, indexes: list[int]) -> None:
         """Redraw these rows if visible (running rows, whose elapsed time moves)."""
+        if self._shown is not None:
+            self.refresh()
+            return
         top = int(self.scroll_y)
         height = self._visible_rows()
         for index in indexes:
@@ -153,13 +193,13 @@ class ResultsTable(ScrollView, can_focus=True):
         self._move(self.row_count)
 
     def action_open_output(self) -> None:
-        self.post_message(OpenOutput())
+        self.post_message(OpenOutput(self.cursor_key))
 
     def action_copy(self) -> None:
-        self.post_message(OutputAction("copy"))
+        self.post_message(OutputAction("copy", self.cursor_key))
 
     def action_save(self) -> None:
-        self.post_message(OutputAction("save"))
+        self.post_message(OutputAction("save", self.cursor_key))
 
     def action_export(self) -> None:
         self.post_message(OutputAction("export"))
@@ -215,16 +255,20 @@ class ResultsTable(ScrollView, can_focus=True):
         width = self.size.width
         base = self._base_style if self._base_style is not None else self.rich_style
         if self.model is None:
-            text = self.empty_hint if y == 0 else ""
+            lines = wrap_words(self.empty_hint, width)
+            text = lines[y] if y < len(lines) else ""
             return Strip([Segment(fit(text, width), base)], width)
         widths = self._column_widths(width)
         if y == 0:
             header = base + self.get_component_rich_style("results-table--header", partial=True)
             return self._strip(self._cells(widths, HEADER), header, width, {})
-        index = int(self.scroll_y) + y - 1
-        if index >= self.row_count:
+        row_index = int(self.scroll_y) + y - 1
+        if row_index >= self.row_count:
+            if row_index == 0 and self._shown is not None:
+                return Strip([Segment(fit(f"no row matches filter {self.filter_text!r}", width), base)], width)
             return Strip.blank(width, base)
-        cursor = index == self.cursor_row
+        cursor = row_index == self.cursor_row
+        index = self._model_index(row_index)
         if not cursor:
             cached = self._final_rows.get(index)
             if cached is not None:

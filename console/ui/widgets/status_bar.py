@@ -100,8 +100,11 @@ class StatusBar(Widget):
             if status.status:
                 text.append(f" · {inert(status.status, keep_newlines=False)}")
             return
-        down = [s for s in known if s.error]
+        down = [t for t in targets if (s := self.statuses.get(t.name)) is not None and s.error]
         text.append(f"up {len(known) - len(down)}/{len(targets)}", self._style("down" if down else "ok"))
+        if down:
+            names = ", ".join(_name(t) for t in down[:3]) + (f" +{len(down) - 3}" if len(down) > 3 else "")
+            text.append(f" · down: {names}", self._style("down"))
         latencies = sorted(s.latency_ms for s in known if s.latency_ms is not None)
         if latencies:
             text.append(f" · ping p50 {latencies[len(latencies) // 2]:.1f} ms")
