@@ -19,7 +19,7 @@ SUBCOMMANDS = {
     "conn": "list and inspect Airflow connections (tokens always masked)",
     "serve": "run the embedded RemSvc server (demos, loopback testing)",
     "bundles": "scan, inspect and pack Airflow executable bundles",
-    "health": "watch Airflow API servers and RemSvc servers",
+    "health": "watch Airflow API servers, supervisord programs and RemSvc servers",
 }
 
 

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .journal import Journal
 from .remsvc.client import RemSvcClient
 from .remsvc.errors import RemSvcError, describe
 from .remsvc.fanout import DEFAULT_CONCURRENCY, FanOut
@@ -170,6 +169,7 @@ class DispatchRun:
     journal: object | None
     dispatch_id: str | None
     concurrency: int = DEFAULT_CONCURRENCY
+    sent_events: bool = True
     outcome: DispatchOutcome | None = None
     journal_error: str | None = None
     on_done: Callable[[DispatchRun], None] | None = None
@@ -214,7 +214,8 @@ class DispatchRun:
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
         outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
-        self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout)
+        self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout,
+                           sent_events=self.sent_events)
         if self._cancelled:
             self._fan.cancel()
         events = self._fan.__aiter__()
@@ -270,13 +271,17 @@ class DispatchService:
         read_only_locked: bool | None = None,
         confirm_threshold: int = 10,
         concurrency: int = DEFAULT_CONCURRENCY,
+        sent_events: bool = True,
     ):
+        """``sent_events=False`` leaves ``CommandSent`` out of the runs' events (``run`` only
+        collects results; the Dispatch pane shows which command is running from them)."""
         self.journal_dir = journal_dir
         self.journal_enabled = journal_enabled
         self._read_only = read_only
         self.read_only_locked = read_only if read_only_locked is None else read_only_locked
         self.confirm_threshold = confirm_threshold
         self.concurrency = concurrency
+        self.sent_events = sent_events
         self._active: set[DispatchRun] = set()
 
     @property
@@ -311,6 +316,8 @@ class DispatchService:
         self._read_only = value
 
     def open_journal(self, targets: Sequence[Target]):
+        from .journal import Journal  # not imported by `run --no-journal`
+
         tokens = [t.bearer_token for t in targets if t.bearer_token]
         return Journal(self.journal_dir, redact=tokens, background=True)
 
@@ -349,6 +356,7 @@ class DispatchService:
             journal=journal,
             dispatch_id=dispatch_id,
             concurrency=self.concurrency,
+            sent_events=self.sent_events,
             journal_error=journal_error,
             on_done=self._active.discard,
         )
@@ -357,6 +365,8 @@ class DispatchService:
 
     def history(self, since_days: int = 7):
         """Past dispatches from the journal, newest first, with warnings about damaged lines."""
+        from .journal import Journal
+
         return Journal(self.journal_dir).read_dispatches(since_days=since_days)
 
 

@@ -20,7 +20,8 @@ HEAVY = ("grpc", "textual", "httpx", "jsonschema")
 def imported_modules(args: list[str], tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run the console in a child with ``-X importtime``; return the result and every module it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "REMSVC_CONSOLE_"))}
-    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(tmp_path / "config"), HOME=str(tmp_path))
+    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(tmp_path / "config"), HOME=str(tmp_path),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "console", *args],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False)
     modules = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
@@ -82,3 +83,19 @@ def test_chosen_command_is_not_fooled_by_option_values():
     assert cli.chosen_command(["--conn", "run"]) is None
     assert cli.chosen_command(["--theme", "dark", "bundles", "--json"]) == "bundles"
     assert cli.chosen_command([]) is None
+
+
+def test_a_warm_bundle_scan_imports_only_the_scan(tmp_path):
+    """A scan from the report cache needs no YAML, JSON Schema, typing, Airflow config or the watcher."""
+    from tests.bundles.builders import write_bundle
+
+    root = tmp_path / "bundles"
+    write_bundle(root / "one.bundle", {"warm_dag": ["run"]})
+    cold, cold_modules = imported_modules(["bundles", "--json", str(root)], tmp_path)
+    warm, modules = imported_modules(["bundles", "--json", str(root)], tmp_path)
+    assert cold.returncode == 0 and warm.returncode == 0, warm.stderr[-2000:]
+    assert "console.bundles.manifest" in cold_modules  # the cold scan parsed the manifest: the probe works
+    assert warm.stdout == cold.stdout and '"warm_dag"' in warm.stdout
+    loaded = sorted(m for m in modules if m.split(".")[0] in (*HEAVY, "yaml", "typing", "configparser", "asyncio")
+                    or m in ("console.bundles.manifest", "console.airflow.coordinators", "console.bundles.watch"))
+    assert loaded == []

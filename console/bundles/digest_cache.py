@@ -25,10 +25,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from .model import BundleReport
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms of every scan's start)
+if TYPE_CHECKING:
+    from typing import Any
 
 DigestKey = tuple[str, int, int, int, int, int, int]
 FileKey = tuple[str, int, int, int, int, int]

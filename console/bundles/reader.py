@@ -19,13 +19,13 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from .digest_cache import DigestCache, digest_key, file_key
 from .model import BundleReport, ScanCancelled, Status
 from .schema_versions import SchemaVersions, UnknownSchemaVersion
 from .trailer import FOOTER_VERSION, MAGIC, TRAILER_SIZE, Trailer
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms of every scan's start)
 if TYPE_CHECKING:  # the manifest module (YAML, JSON Schema) loads when a manifest is read, not for a cached report
     from .manifest import Manifest
 

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..airflow.coordinators import read_coordinators
-
 
 @dataclass(frozen=True)
 class RootSpec:
@@ -49,6 +47,8 @@ def discover_roots(
 
 def airflow_roots(*, env: Mapping[str, str] | None = None, cfg_path: Path | None = None) -> RootsFound:
     """The ExecutableCoordinator roots Airflow would use, with one-line warnings for what is unusable."""
+    from ..airflow.coordinators import read_coordinators  # Airflow's configuration, only when no root is given
+
     found = read_coordinators(env, cfg_path)
     roots: list[RootSpec] = []
     warnings = list(found.warnings)

@@ -14,7 +14,6 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
 
 from .digest_cache import DigestCache, file_key
 from .model import BundleReport, RootInfo, ScanCancelled, ScanProgress, ScanResult
@@ -22,6 +21,7 @@ from .reader import METADATA_CAP, read_path, scan_error, stat_failure
 from .roots import RootSpec
 from .schema_versions import SchemaVersions
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms of every scan's start)
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
 

@@ -18,7 +18,10 @@ from .resolve import Resolution, dag_index, resolve_dag
 from .roots import RootSpec
 from .scanner import OnProgress, Scanner
 from .schema_versions import SchemaVersions
-from .watch import ScanDiff, Watcher
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a few ms of every scan's start)
+if TYPE_CHECKING:
+    from .watch import ScanDiff, Watcher
 
 
 class BundleService:
@@ -46,9 +49,18 @@ class BundleService:
             self.warnings.append(self.digests.discarded)
         self.scanner = Scanner(self.roots, versions=self.versions, digests=self.digests, workers=workers)
         self.last: ScanResult | None = None
-        self.watcher = Watcher(self)
+        self._watcher: Watcher | None = None
         self._by_path: dict[str, BundleReport] = {}
         self._lock = threading.Lock()
+
+    @property
+    def watcher(self) -> Watcher:
+        """Made on first use: a scan from the command line never watches."""
+        if self._watcher is None:
+            from .watch import Watcher
+
+            self._watcher = Watcher(self)
+        return self._watcher
 
     @classmethod
     def from_config(

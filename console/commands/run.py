@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import re
@@ -147,6 +148,9 @@ def main(args: argparse.Namespace) -> int:
     options = DispatchOptions(cmdtyp=args.cmdtyp, cmdusr=args.user, src=src, timeout=args.timeout, via="run")
     commands = [Command(cmd=t, cmdtyp=options.cmdtyp, cmdusr=options.cmdusr, src=options.src) for t in texts]
     received: list[signal.Signals] = []
+    # Everything loaded so far lives until exit: out of the collector's sight, the full collections
+    # that thousands of kept results trigger during a long stream do not walk it again each time.
+    gc.freeze()
     result = asyncio.run(dispatch(targets, commands, options, args, received))
     outcomes = [result.outcomes[t.name] for t in targets]
     try:
@@ -176,7 +180,7 @@ async def dispatch(targets: list[Target], commands: list[Command], options, args
     from ..dispatch_service import DispatchService
     from ..remsvc.model import StreamFinished
 
-    service = DispatchService(journal_enabled=not args.no_journal, concurrency=args.concurrency)
+    service = DispatchService(journal_enabled=not args.no_journal, concurrency=args.concurrency, sent_events=False)
     run = service.start(targets, commands, options, confirmed=True)
     loop = asyncio.get_running_loop()
 

@@ -143,8 +143,11 @@ class RemSvcClient:
             raise RemSvcError(self.target, StreamStatus.PROTOCOL_ERROR, describe(self.target, cause))
         return to_result(self.target.name, reply, elapsed_s=time.perf_counter() - start)
 
-    def stream(self, commands: Sequence[Command], *, timeout: float | None = None, **liveness: float) -> StreamCall:
+    def stream(
+        self, commands: Sequence[Command], *, timeout: float | None = None, sent_events: bool = True, **liveness: float
+    ) -> StreamCall:
         """Dispatch ``commands`` over one ``RemCmdStrm``; iterate the returned call for events.
 
-        ``probe_after_s``/``probe_timeout_s`` tune the liveness pings of a quiet stream."""
-        return StreamCall(self, list(commands), timeout=timeout, **liveness)
+        ``sent_events=False`` leaves out the ``CommandSent`` events, for callers that only collect
+        results; ``probe_after_s``/``probe_timeout_s`` tune the liveness pings of a quiet stream."""
+        return StreamCall(self, list(commands), timeout=timeout, sent_events=sent_events, **liveness)

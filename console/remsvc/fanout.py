@@ -51,6 +51,7 @@ class FanOut:
         concurrency: int = DEFAULT_CONCURRENCY,
         timeout: float | None = None,
         metadata: Sequence[tuple[str, str]] = (),
+        sent_events: bool = True,
     ):
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
@@ -60,6 +61,7 @@ class FanOut:
         self.concurrency = effective_concurrency(concurrency, len(self.targets))
         self.timeout = timeout
         self.metadata = tuple(metadata)
+        self.sent_events = sent_events
         self._calls: dict[str, StreamCall] = {}
         self._cancelled = False
 
@@ -102,10 +104,9 @@ class FanOut:
                 return
             client = RemSvcClient(target, metadata=self.metadata)
             try:
-                call = client.stream(self.commands, timeout=self.timeout)
+                call = client.stream(self.commands, timeout=self.timeout, sent_events=self.sent_events)
                 self._calls[target.name] = call
-                async for event in call:
-                    emit(event)
+                await call.run(emit)
             except RemSvcError as err:
                 emit(self._finished_without_stream(target, err.status, str(err), err.code))
             finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 import grpc
@@ -103,6 +103,7 @@ class StreamCall:
         timeout: float | None = None,
         probe_after_s: float = PROBE_AFTER_S,
         probe_timeout_s: float = PROBE_TIMEOUT_S,
+        sent_events: bool = True,
     ):
         self.host = host
         self.target = host.target
@@ -110,6 +111,7 @@ class StreamCall:
         self.timeout = timeout
         self.probe_after_s = probe_after_s
         self.probe_timeout_s = probe_timeout_s
+        self.sent_events = sent_events
         self._call = None
         self._cancelled = False
         self._cancel_reason: str | None = None
@@ -126,6 +128,13 @@ class StreamCall:
 
     def __aiter__(self) -> AsyncIterator[DispatchEvent]:
         return self._events()
+
+    async def run(self, emit: Callable[[DispatchEvent], None]) -> None:
+        """Run the stream in the calling task, handing each event to ``emit`` as it happens.
+
+        The last event is the ``StreamFinished``. Cheaper than iterating when the caller merges
+        events itself (the fan-out): no queue and no generator of our own in between."""
+        await self._run(emit)
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
         queue: asyncio.Queue[DispatchEvent] = asyncio.Queue()
@@ -323,6 +332,7 @@ class StreamCall:
 
     async def _write_all(self, call, attempt: _Attempt, emit) -> None:
         target_name = self.target.name
+        sent_events = self.sent_events
         tid = 0
         written = [0]  # bytes written up to and including tid i
         try:
@@ -335,7 +345,8 @@ class StreamCall:
                 written.append(written[-1] + len(message))
                 attempt.sent_any = True
                 attempt.sent_perf[tid] = time.perf_counter()
-                emit(CommandSent(target_name, tid, time.time()))
+                if sent_events:
+                    emit(CommandSent(target_name, tid, time.time()))
             await call.done_writing()
         except (grpc.RpcError, asyncio.InvalidStateError) as exc:
             attempt.write_error = exc

@@ -121,8 +121,9 @@ def test_demo_in_a_real_terminal_walks_panes_runs_and_reads_the_full_output(tmux
 
     tmux("send-keys", "-t", tmux.session, "End")
     tmux("send-keys", "-t", tmux.session, "Enter")
-    screen = tmux.wait_for("tid 6 · done", timeout=20)
-    assert "Back" in screen and "Follow" in screen, "the full view's footer"
+    tmux.wait_for("tid 6 · done", timeout=20)
+    screen = tmux.wait_for("Back", timeout=20)
+    assert "Follow" in screen, "the full view's footer"
     assert "␛[31mred␛[0m" in screen and "\x1b" not in screen
     tmux("send-keys", "-t", tmux.session, "y")
     tmux.wait_for("Copied stdout", timeout=20)

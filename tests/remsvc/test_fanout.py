@@ -6,7 +6,7 @@ import resource
 import socket
 
 from console.remsvc.fanout import DEFAULT_CONCURRENCY, FanOut, effective_concurrency, fanout_cap
-from console.remsvc.model import Command, CommandResult, StreamFinished, StreamStatus, Target
+from console.remsvc.model import Command, CommandResult, CommandSent, StreamFinished, StreamStatus, Target
 from tests.helpers.remsvc_server import in_process_server
 
 
@@ -38,6 +38,27 @@ async def test_fanout_to_five_servers_with_one_dead(remsvc_server_factory):
         assert finished[name].status is StreamStatus.COMPLETED
         assert results[(name, 1)].out == "42\n" and results[(name, 2)].rc == 2
     assert len(results) == 8
+
+
+async def test_sent_events_off_leaves_out_only_command_sent(remsvc_server_factory):
+    servers = [remsvc_server_factory() for _ in range(2)]
+    targets = [s.target(f"q{i}") for i, s in enumerate(servers)]
+    cmds = [Command("echo a"), Command("exit 3"), Command("echo c")]
+    with_sent = [e async for e in FanOut(targets, cmds, timeout=30)]
+    without = [e async for e in FanOut(targets, cmds, timeout=30, sent_events=False)]
+    assert sorted((e.target, e.tid) for e in with_sent if isinstance(e, CommandSent)) == [
+        (t.name, tid) for t in targets for tid in (1, 2, 3)
+    ]
+    assert not any(isinstance(e, CommandSent) for e in without)
+
+    def answers(events):
+        return sorted((e.target, e.tid, e.rc, e.out) for e in events if isinstance(e, CommandResult))
+
+    assert answers(without) == answers(with_sent) == sorted(
+        (t.name, tid, rc, out) for t in targets for tid, rc, out in ((1, 0, "a\n"), (2, 3, ""), (3, 0, "c\n"))
+    )
+    finished = [e for e in without if isinstance(e, StreamFinished)]
+    assert sorted(f.target for f in finished) == ["q0", "q1"] and all(f.ok and f.answered == (1, 2, 3) for f in finished)
 
 
 async def test_concurrency_cap_still_reaches_every_target(remsvc_server_factory):

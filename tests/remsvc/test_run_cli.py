@@ -277,3 +277,16 @@ def test_a_stopped_server_is_reported_within_seconds_not_at_the_deadline(remsvc_
     assert child.returncode == 5, err
     assert "server not responding" in err and "may have run" in err
     assert "out| a" in out and "[2] no answer" in out
+
+
+def test_no_journal_run_does_not_load_the_journal(remsvc_server, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.update({"XDG_STATE_HOME": str(tmp_path / "state"), **conn_env("c", remsvc_server)})
+    argv = [sys.executable, "-X", "importtime", "-m", "console", "run", "--conn", "c", "--cmd", "echo hi", "--json"]
+    modules = {}
+    for extra in ([], ["--no-journal"]):
+        proc = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env, timeout=90)
+        assert proc.returncode == 0 and json.loads(proc.stdout)["results"][0]["out"] == "hi\n", proc.stderr[-2000:]
+        modules[bool(extra)] = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "console.journal" in modules[False]  # the probe sees the journal where it is used
+    assert "console.journal" not in modules[True]
