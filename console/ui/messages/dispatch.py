@@ -15,6 +15,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from console.dispatch_service import DispatchOutcome, DispatchRun
     from console.remsvc.model import Target
+    from console.ui.dispatch_model import DispatchModel
 
 
 class DispatchEventsReady(Message):
@@ -37,7 +38,7 @@ class DispatchPrepared(Message):
     """A dispatch prepared off the event loop: the started run and its model, or why it was refused."""
 
     run: DispatchRun | None
-    model: object | None
+    model: DispatchModel | None
     refusal: Exception | None = None
 
 
