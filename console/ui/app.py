@@ -19,13 +19,9 @@ from console.safetext import inert
 from console.settings import DEFAULT_THEME, SettingsError, save_theme
 from console.ui import bindings
 from console.ui.context import ConsoleContext
-from console.ui.messages import DispatchActivity, TargetsChanged
+from console.ui.messages.dispatch import DispatchActivity, ResolveTargets, TargetsChanged
 from console.ui.panes import PANES, PaneSlot
 from console.ui.panes.dispatch import DispatchPane
-from console.ui.screens.error import worker_failure_screen
-from console.ui.screens.help import HelpScreen
-from console.ui.screens.jump import JumpScreen
-from console.ui.screens.quit import CANCEL, WAIT, QuitScreen
 from console.ui.themes import load_themes
 from console.ui.widgets.status_bar import StatusBar, TargetStatus
 
@@ -94,19 +90,24 @@ class ConsoleApp(App[int]):
             return
         self.notify(f"Theme {theme.name} saved to {path}", markup=False, timeout=4)
 
-    @work(group="airflow-connections", exit_on_error=False)
-    async def _resolve_via_airflow(self, names: list[str]) -> None:
+    def on_resolve_targets(self, message: ResolveTargets) -> None:
+        self._resolve_via_airflow(list(message.names), replace=message.replace)
+
+    @work(group="airflow-connections", exclusive=True, exit_on_error=False)
+    async def _resolve_via_airflow(self, names: list[str], *, replace: bool = False) -> None:
         """Connections only Airflow can answer arrive in the background; the screen stays usable meanwhile."""
         bar = self.query_one(StatusBar)
         bar.resolving = f"resolving {', '.join(names)} via Airflow…"
         try:
             known = await asyncio.to_thread(self.ctx.catalog.resolve, names)
         except TargetLookupError as exc:
-            self.notify(inert(str(exc), keep_newlines=False), title="Connection", severity="error", markup=False, timeout=60)
+            what = "Targets not restored" if replace else "Connection"
+            self.notify(inert(str(exc), keep_newlines=False), title=what, severity="error", markup=False, timeout=60)
             return
         finally:
             bar.resolving = ""
-        self.dispatch_pane.set_targets([*self.dispatch_pane.targets, *(k.target for k in known)])
+        kept = [] if replace else self.dispatch_pane.targets
+        self.dispatch_pane.set_targets([*kept, *(k.target for k in known)])
         for k in known:
             for warning in k.warnings:
                 self.notify(inert(f"{k.target.name}: {warning}", keep_newlines=False), severity="warning", markup=False, timeout=10)
@@ -153,11 +154,17 @@ class ConsoleApp(App[int]):
         pane = await self.query_one(f"#{pane_id}-slot", PaneSlot).load()
         pane.focus()
 
+    # Screens are imported when first opened: they are not part of the first frame.
+
     def action_help(self) -> None:
+        from console.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_jump(self) -> None:
+        from console.ui.screens.jump import JumpScreen
+
         def chosen(action: str | None) -> None:
             if action in ("history", "pick_targets"):
                 self.action_show_pane("dispatch")
@@ -169,6 +176,8 @@ class ConsoleApp(App[int]):
 
     async def action_quit(self) -> None:
         """With a dispatch in flight, ask: cancel it and quit, quit when it ends, or stay."""
+        from console.ui.screens.quit import CANCEL, WAIT, QuitScreen
+
         pane = self.dispatch_pane
         if not pane.running:
             self.exit()
@@ -218,4 +227,6 @@ class ConsoleApp(App[int]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
+            from console.ui.screens.error import worker_failure_screen
+
             self.push_screen(worker_failure_screen("Status polling failed", event.worker.error))

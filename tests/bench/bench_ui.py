@@ -194,7 +194,8 @@ def main() -> int:
             app.append(run_phase("app", port, args.count, args.size))
             print(f"round {round_no}: bare {bare[-1]['seconds']:.2f}s ({bare[-1]['cpu_s']:.2f}s CPU)  "
                   f"app {app[-1]['seconds']:.2f}s ({app[-1]['cpu_s']:.2f}s CPU)  "
-                  f"ratio {app[-1]['seconds'] / bare[-1]['seconds']:.3f}x  max stall {app[-1]['max_stall_ms']:.1f} ms")
+                  f"ratio {app[-1]['seconds'] / bare[-1]['seconds']:.3f}x  start stall {app[-1]['start_stall_ms']:.1f} ms  "
+                  f"max stall {app[-1]['max_stall_ms']:.1f} ms  after {app[-1]['after_stall_ms']:.1f} ms")
         idle = run_phase("idle", port, args.count, args.size)
     finally:
         proc.terminate()

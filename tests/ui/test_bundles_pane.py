@@ -30,7 +30,7 @@ from console.bundles.trailer import TRAILER_SIZE, Trailer, build_trailer
 from console.remsvc.model import Target
 from console.settings import Settings
 from console.ui.app import ConsoleApp
-from console.ui.bundle_messages import BundleScanProgress
+from console.ui.messages.bundles import BundleScanProgress
 from console.ui.context import ConsoleContext
 import console.ui.panes.bundles as bundles_pane_module
 from console.ui.panes.bundles import BundlesPane

@@ -27,7 +27,7 @@ from console.bundles.service import BundleService
 from console.bundles.watch import WATCH_INTERVAL_S, ScanDiff
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.bundle_messages import BundleDetailLoaded, BundleScanFinished, BundleScanProgress
+from console.ui.messages.bundles import BundleDetailLoaded, BundleScanFinished, BundleScanProgress
 from console.ui.context import ConsoleContext
 from console.ui.widgets.bundle_details import BundleDetails
 from console.ui.widgets.bundle_filter import BundleFilter, FilterError, parse_filter

@@ -4,6 +4,8 @@ A worker iterates the service's run in the app's event loop and appends stamped 
 the first event after a redraw posts one ``DispatchEventsReady``, whose handler takes the whole
 buffer at the next refresh tick (at most one every ``VIEW_INTERVAL_S``). However fast responses
 arrive, the screen is updated in batches per tick, never per response.
+
+Screens the pane opens are imported when first opened: they are not part of the first frame.
 """
 
 from __future__ import annotations
@@ -40,21 +42,18 @@ from console.ui import bindings
 from console.ui.context import ConsoleContext
 from console.ui.dispatch_model import DispatchModel
 from console.ui.fold import fold_by_tid
-from console.ui.messages import (
+from console.ui.messages.dispatch import (
     DispatchActivity,
     DispatchEnded,
     DispatchEventsReady,
+    DispatchPrepared,
     BackToRows,
     OpenOutput,
     OutputAction,
+    ResolveTargets,
     RowHighlighted,
     TargetsChanged,
 )
-from console.ui.screens.confirm import ConfirmScreen
-from console.ui.screens.error import worker_failure_screen
-from console.ui.screens.history import HistoryScreen
-from console.ui.screens.output import OutputScreen
-from console.ui.screens.targets import TargetPickerScreen
 from console.ui.widgets.compose_form import ComposeForm
 from console.ui.widgets.fanout_view import FanoutView
 from console.ui.widgets.output_view import OutputView, output_lines
@@ -64,6 +63,8 @@ PANE_ID = "dispatch"
 TITLE = "Dispatch"
 TICK_S = 0.5
 VIEW_INTERVAL_S = 0.1
+# From this many editor lines on, a dispatch is prepared in a thread (see ``start_dispatch``).
+OFF_LOOP_LINES = 1000
 # Above this many rows, a running fan-out is refolded on the half-second tick, not on every batch.
 BIG_FOLD_ROWS = 2000
 
@@ -98,6 +99,7 @@ class DispatchPane(Vertical):
         self._changed: set[int] = set()
         self._wake_pending = False
         self._views_at = 0.0
+        self._starting = False
 
     def compose(self) -> ComposeResult:
         yield ComposeForm(self.ctx.editor_text, self.ctx.options, id="compose")
@@ -163,26 +165,67 @@ class DispatchPane(Vertical):
         self.start_dispatch()
 
     def start_dispatch(self, *, confirmed: bool = False) -> DispatchRun | None:
-        """Validate the form and start; refusals (read-only, bad input) are shown, not raised."""
-        if self.running:
+        """Validate the form and start; refusals (read-only, bad input) are shown, not raised.
+
+        A stream of ``OFF_LOOP_LINES`` lines or more is parsed, checked, journaled and modelled in a
+        thread (``DispatchPrepared`` brings it back), so pressing run never stalls the screen; the
+        method then returns None. Smaller ones start at once and the run is returned."""
+        if self.running or self._starting:
             self.notify("A dispatch is already running: cancel it first.", severity="warning", markup=False)
             return None
         form = self.query_one(ComposeForm)
         try:
             text, options = form.read()
-            commands = parse_commands(text, options)
-            run = self.ctx.service.start(self.targets, commands, options, confirmed=confirmed)
-        except ReadOnlyError as exc:
-            self.notify(str(exc), title="Read-only", severity="error", markup=False)
-            return None
         except DispatchInputError as exc:
-            self.notify(str(exc), severity="warning", markup=False)
+            self._refused(exc)
             return None
-        except ConfirmationRequired as exc:
-            self._ask_confirmation(exc)
+        targets = list(self.targets)
+        if text.count("\n") + 1 >= OFF_LOOP_LINES:
+            self._starting = True
+            self._prepare_off_loop(text, options, targets, confirmed)
             return None
-        self.begin(run)
+        try:
+            run, model = self._prepare(text, options, targets, confirmed)
+        except (ReadOnlyError, DispatchInputError, ConfirmationRequired) as exc:
+            self._refused(exc)
+            return None
+        self.begin(run, model)
         return run
+
+    def _prepare(self, text: str, options: DispatchOptions, targets: list[Target],
+                 confirmed: bool) -> tuple[DispatchRun, DispatchModel]:
+        """Parse, check, journal and model a dispatch: no widget is touched, so a thread may run it."""
+        commands = parse_commands(text, options)
+        run = self.ctx.service.start(targets, commands, options, confirmed=confirmed)
+        return run, DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
+
+    @work(thread=True, group="dispatch-start", exit_on_error=False, description="prepare dispatch")
+    def _prepare_off_loop(self, text: str, options: DispatchOptions, targets: list[Target], confirmed: bool) -> None:
+        try:
+            run, model = self._prepare(text, options, targets, confirmed)
+        except (ReadOnlyError, DispatchInputError, ConfirmationRequired) as exc:
+            self.post_message(DispatchPrepared(None, None, exc))
+        except Exception as exc:
+            self.post_message(DispatchPrepared(None, None, exc))
+            raise
+        else:
+            self.post_message(DispatchPrepared(run, model, None))
+
+    def on_dispatch_prepared(self, message: DispatchPrepared) -> None:
+        message.stop()
+        self._starting = False
+        if message.run is not None and message.model is not None:
+            self.begin(message.run, message.model)
+        elif isinstance(message.refusal, (ReadOnlyError, DispatchInputError, ConfirmationRequired)):
+            self._refused(message.refusal)
+
+    def _refused(self, exc: Exception) -> None:
+        if isinstance(exc, ReadOnlyError):
+            self.notify(str(exc), title="Read-only", severity="error", markup=False)
+        elif isinstance(exc, ConfirmationRequired):
+            self._ask_confirmation(exc)
+        else:
+            self.notify(str(exc), severity="warning", markup=False)
 
     def _ask_confirmation(self, exc: ConfirmationRequired) -> None:
         def answered(yes: bool | None) -> None:
@@ -191,15 +234,17 @@ class DispatchPane(Vertical):
 
         question = f"Dispatch to {exc.count} targets?"
         detail = f"More than the confirmation threshold of {exc.threshold}. Every target runs every command."
+        from console.ui.screens.confirm import ConfirmScreen
+
         self.app.push_screen(ConfirmScreen(question, detail), answered)
 
-    def begin(self, run: DispatchRun) -> None:
+    def begin(self, run: DispatchRun, model: DispatchModel | None = None) -> None:
         """Show and consume a started run (from ``start_dispatch``, or any object with its interface)."""
         self.run = run
         self._pending.clear()
         self._changed.clear()
         self._wake_pending = False
-        self.model = DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
+        self.model = model if model is not None else DispatchModel(run.targets, run.commands, self.clock(), run.dispatch_id)
         gc.freeze()
         self.table.set_model(self.model)
         self._fold_cache = {}
@@ -250,6 +295,8 @@ class DispatchPane(Vertical):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
+            from console.ui.screens.error import worker_failure_screen
+
             self.app.push_screen(worker_failure_screen("Dispatch failed", event.worker.error))
 
     def _drain(self) -> None:
@@ -276,7 +323,7 @@ class DispatchPane(Vertical):
         if key is not None and self.model.index_of(key) in changed:
             self._show_output(key, keep_position=True)
         self._show_summary()
-        if isinstance(self.app.screen, OutputScreen):
+        if getattr(self.app.screen, "follows_dispatch", False):
             self.app.screen.update_view()
 
     def on_dispatch_ended(self, message: DispatchEnded) -> None:
@@ -350,8 +397,8 @@ class DispatchPane(Vertical):
                        overflow="ellipsis")
         title.update(heading, layout=False)
         result = self.model.result(key)
-        note = ""
-        if result is None:
+        note = self.model.protocol_note(key)
+        if result is None and not note:
             note = self.model.row(self.model.index_of(key), self.clock()).summary or f"{state.value}: no output yet"
         self.output.show(output_lines(result, note), keep_position=keep_position)
 
@@ -424,6 +471,8 @@ class DispatchPane(Vertical):
             found = self.fanout.current_variant()
             if found is not None and len(found[1].targets) > 1:
                 extra = f" · same on {len(found[1].targets)} targets"
+        from console.ui.screens.output import OutputScreen
+
         self.app.push_screen(OutputScreen(self, message.key, heading_extra=extra))
 
     # Output actions ------------------------------------------------------------------------------
@@ -504,6 +553,8 @@ class DispatchPane(Vertical):
             if result is not None:
                 self.set_targets([k.target for k in result])
 
+        from console.ui.screens.targets import TargetPickerScreen
+
         self.app.push_screen(TargetPickerScreen(known, {t.name for t in self.targets}, problems), chosen)
 
     def action_history(self) -> None:
@@ -520,21 +571,39 @@ class DispatchPane(Vertical):
             if record is not None:
                 self.load_record(record)
 
+        from console.ui.screens.history import HistoryScreen
+
         self.app.push_screen(HistoryScreen(list(history), list(history.warnings), export), chosen)
 
     def load_record(self, record) -> None:
         """Put a past dispatch back in the editor with its options and targets; the user runs it."""
         text = "\n".join(c.cmd for c in record.commands)
         self.query_one(ComposeForm).load(text, record_options(record))
-        names = record.target_names
-        try:
-            known = self.ctx.catalog.resolve(names)
-        except TargetLookupError as exc:
-            self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
+        names = list(record.target_names)
+        if self._only_airflow_knows(names):
+            # Airflow may take a minute to answer: no targets (so nothing runs on the old ones)
+            # until it does, with the "resolving via Airflow" state shown meanwhile.
+            self.set_targets([])
+            self.post_message(ResolveTargets(names, replace=True))
         else:
-            self.set_targets([k.target for k in known])
+            try:
+                known = self.ctx.catalog.resolve(names)
+            except TargetLookupError as exc:
+                self.notify(f"Targets not restored: {exc}", severity="warning", markup=False)
+            else:
+                self.set_targets([k.target for k in known])
         self.focus_results()
         self.notify(self._loaded_hint("Loaded into the editor"), markup=False)
+
+    def _only_airflow_knows(self, names: list[str]) -> bool:
+        """Whether some of ``names`` (not a session target) must be asked of Airflow."""
+        from console.airflow.conn_sources import needs_airflow
+
+        catalog = self.ctx.catalog
+        local = {k.target.name for k in catalog.extra}
+        pending = needs_airflow([n for n in names if n not in local], env=catalog.env,
+                                connections_file=catalog.connections_file)
+        return bool(pending)
 
     def _loaded_hint(self, what: str) -> str:
         key = partial(bindings.key_for, self.app)

@@ -21,7 +21,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import DataTable, RichLog, Static
 from textual.worker import Worker, WorkerState
 
@@ -36,6 +35,7 @@ from console.health.transitions import Transition
 from console.health.watch import airflow_probes, build_poller
 from console.ui import bindings
 from console.ui.context import ConsoleContext
+from console.ui.messages.health import HealthChanged, ProgramActionDone
 from console.ui.screens.confirm import ConfirmScreen
 from console.ui.screens.supervisor_log import SupervisorLogScreen
 from console.ui.widgets.health_add import AddEndpointScreen
@@ -65,20 +65,6 @@ LOG_LINES = 500
 BINDINGS = bindings.HEALTH
 TONES = ("up", "degraded", "down", "absent", "muted")
 _SEVERITY = {State.DOWN: 3, State.DEGRADED: 2, State.ABSENT: 1, State.UP: 0}
-
-
-class HealthChanged(Message):
-    """New snapshots are waiting in the pane; posted at most once per turn of the event loop."""
-
-
-class ProgramActionDone(Message):
-    """A start/stop/restart finished (or was refused); ``text`` says how, ``ok`` whether it worked."""
-
-    def __init__(self, endpoint: str, text: str, ok: bool):
-        super().__init__()
-        self.endpoint = endpoint
-        self.text = text
-        self.ok = ok
 
 
 class HealthPane(Vertical):

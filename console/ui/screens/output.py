@@ -15,7 +15,7 @@ from textual.widgets import Footer, Input, Static
 
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import OutputAction
+from console.ui.messages.dispatch import OutputAction
 from console.ui.widgets.output_view import OutputView, output_lines
 
 
@@ -31,6 +31,9 @@ class SearchInput(Input):
 
 class OutputScreen(Screen[None]):
     """``pane`` owns the model and does copy/save; ``key`` is the row shown."""
+
+    # The pane refreshes the top screen when it says so (no import of this module needed there).
+    follows_dispatch = True
 
     def __init__(self, pane, key: tuple[str, int], *, heading_extra: str = ""):
         super().__init__()

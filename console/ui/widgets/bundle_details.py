@@ -268,7 +268,7 @@ class BundleDetails(Vertical):
             with TabPane("Overview", id="bundle-overview"), VerticalScroll(id="bundle-overview-scroll"):
                 yield BundleOverview(id="bundle-overview-text")
             with TabPane("Manifest", id="bundle-manifest"):
-                yield BundleTextView(id="bundle-manifest-text")
+                yield BundleTextView(wrap=True, id="bundle-manifest-text")
             with TabPane("Source", id="bundle-source"):
                 yield BundleTextView(id="bundle-source-text")
             with TabPane("DAGs", id="bundle-dags"), VerticalScroll(id="bundle-dags-scroll"):

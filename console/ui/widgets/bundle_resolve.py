@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 from console.bundles.resolve import SELECTED, SHADOWED, Resolution
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.bundle_messages import DagResolved
+from console.ui.messages.bundles import DagResolved
 from console.ui.widgets.bundle_details import StyledDetail
 
 BINDINGS = bindings.BUNDLE_RESOLVE

@@ -124,7 +124,9 @@ def detail_view(detail: BundleDetail, *, dark: bool) -> DetailView:
 
 
 class BundleTextView(LineView, can_focus=True):
-    """Read-only lines scrolled both ways; only the visible ones are rendered."""
+    """Read-only lines; only the visible ones are rendered. Source scrolls both ways; with ``wrap``
+    (the manifest) long lines fold at the view's width, rewrapped when it changes, so nothing is cut
+    at 80 columns."""
 
     COMPONENT_CLASSES = {"bundle-text--note", "bundle-text--warning"}
     DEFAULT_CSS = """
@@ -133,22 +135,51 @@ class BundleTextView(LineView, can_focus=True):
     BundleTextView > .bundle-text--warning { color: $warning; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, wrap: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.wrap = wrap
         self.lines: list[TextLine] = []
+        self._logical: list[TextLine] = []
+        self._wrapped_at: int | None = None
         self._segments: dict[int, list[Segment]] = {}
 
     def show(self, lines: list[TextLine]) -> None:
-        self.lines = lines
-        self._segments.clear()
-        width = max((line.text.cell_len for line in lines), default=0)
-        self.virtual_size = Size(width, len(lines))
+        self._logical = lines
+        self._lay_out()
         self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def _wrap_width(self) -> int:
+        """The text width with room kept for the vertical scrollbar, shown or not, so wrapping a
+        long manifest does not push its last column under the scrollbar."""
+        width = self.scrollable_content_region.width
+        if not self.show_vertical_scrollbar:
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
+    def _lay_out(self) -> None:
+        width = self._wrap_width()
+        if self.wrap and width > 0:
+            console = self.app.console
+            self.lines = [
+                TextLine(piece, line.kind)
+                for line in self._logical
+                for piece in (line.text.wrap(console, width, overflow="fold") if line.text.plain else [line.text])
+            ]
+            self._wrapped_at = width
+        else:
+            self.lines = self._logical
+            self._wrapped_at = None
+        self._segments.clear()
+        self.virtual_size = Size(max((line.text.cell_len for line in self.lines), default=0), len(self.lines))
         self.refresh()
+
+    def on_resize(self) -> None:
+        if self.wrap and self._wrap_width() != self._wrapped_at:
+            self._lay_out()
 
     @property
     def plain(self) -> str:
-        return "\n".join(line.text.plain for line in self.lines)
+        return "\n".join(line.text.plain for line in self._logical)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

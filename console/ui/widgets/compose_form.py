@@ -15,7 +15,7 @@ from console.dispatch_service import CMDTYP_NAMES, DispatchOptions, parse_timeou
 from console.remsvc.model import Target
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import BackToRows
+from console.ui.messages.dispatch import BackToRows
 
 EDITOR_PLACEHOLDER = "One command per line; # starts a note. i edits, escape leaves."
 

@@ -17,7 +17,7 @@ from textual.geometry import Size
 
 from console.ui import bindings
 from console.ui.fold import PENDING, TidGroup, Variant, headline, variant_line
-from console.ui.messages import OpenOutput, OutputAction, RowHighlighted
+from console.ui.messages.dispatch import OpenOutput, OutputAction, RowHighlighted
 from console.ui.widgets.line_view import LineView
 
 

@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from console.remsvc.model import CommandResult
 from console.safetext import inert
 from console.ui import bindings
-from console.ui.messages import OutputAction
+from console.ui.messages.dispatch import OutputAction
 from console.ui.widgets.line_view import LineView
 
 MAX_LINE_CELLS = 4096

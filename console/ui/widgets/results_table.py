@@ -21,7 +21,7 @@ from textual.strip import Strip
 from console.remsvc.model import CmdState
 from console.ui import bindings
 from console.ui.dispatch_model import DispatchModel, RowView, format_seconds
-from console.ui.messages import OpenOutput, OutputAction, RowHighlighted
+from console.ui.messages.dispatch import OpenOutput, OutputAction, RowHighlighted
 from console.ui.widgets.cells import fit, wrap_words
 
 STATE_WIDTH = 9
@@ -289,7 +289,7 @@ class ResultsTable(ScrollView, can_focus=True):
 
     @staticmethod
     def _row_values(row: RowView) -> dict[str, str]:
-        flags = ("T" if row.truncated else "") + ("U" if row.invalid_utf8 else "")
+        flags = ("P" if row.protocol_error else "") + ("T" if row.truncated else "") + ("U" if row.invalid_utf8 else "")
         return {
             "target": row.target,
             "tid": str(row.tid),

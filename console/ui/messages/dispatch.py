@@ -8,11 +8,14 @@ a flood of responses becomes one update per turn of the event loop instead of on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from console.dispatch_service import DispatchOutcome
-from console.remsvc.model import Target
+if TYPE_CHECKING:
+    from console.dispatch_service import DispatchOutcome, DispatchRun
+    from console.remsvc.model import Target
+    from console.ui.dispatch_model import DispatchModel
 
 
 class DispatchEventsReady(Message):
@@ -28,6 +31,15 @@ class DispatchEnded(Message):
 
     outcome: DispatchOutcome | None
     error: str | None = None
+
+
+@dataclass
+class DispatchPrepared(Message):
+    """A dispatch prepared off the event loop: the started run and its model, or why it was refused."""
+
+    run: DispatchRun | None
+    model: DispatchModel | None
+    refusal: Exception | None = None
 
 
 @dataclass
@@ -66,3 +78,12 @@ class TargetsChanged(Message):
     """The Dispatch pane's targets changed; the status line and status polling follow."""
 
     targets: list[Target]
+
+
+@dataclass
+class ResolveTargets(Message):
+    """Resolve connection ids off the event loop (Airflow may take many seconds to answer), showing
+    "resolving … via Airflow" meanwhile; ``replace`` makes them the targets instead of adding them."""
+
+    names: list[str]
+    replace: bool = False
