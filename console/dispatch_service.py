@@ -18,9 +18,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .remsvc.client import RemSvcClient
-from .remsvc.errors import RemSvcError, describe
-from .remsvc.fanout import DEFAULT_CONCURRENCY, FanOut
 from .remsvc.model import (
     Command,
     CommandResult,
@@ -28,6 +25,7 @@ from .remsvc.model import (
     ProtocolViolation,
     StreamFinished,
     StreamStatus,
+    DEFAULT_CONCURRENCY,
     Target,
     text_problem,
 )
@@ -213,6 +211,9 @@ class DispatchRun:
             self.journal_error = f"journal write failed, later events not recorded: {exc}"
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
+        from .remsvc.errors import describe
+        from .remsvc.fanout import FanOut
+
         outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
         self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout,
                            sent_events=self.sent_events)
@@ -472,6 +473,9 @@ async def probe_status(target: Target, *, timeout: float = 3.0) -> StatusProbe:
 
     A failure is a result with ``error`` set, never an exception.
     """
+    from .remsvc.client import RemSvcClient
+    from .remsvc.errors import RemSvcError
+
     async with RemSvcClient(target, connect_timeout=timeout) as client:
         try:
             status = await client.get_status(timeout=timeout)

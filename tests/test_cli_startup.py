@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -99,3 +100,17 @@ def test_a_warm_bundle_scan_imports_only_the_scan(tmp_path):
     loaded = sorted(m for m in modules if m.split(".")[0] in (*HEAVY, "yaml", "typing", "configparser", "asyncio")
                     or m in ("console.bundles.manifest", "console.airflow.coordinators", "console.bundles.watch"))
     assert loaded == []
+
+
+def test_what_the_console_imports_before_its_first_frame_loads_neither_grpc_nor_httpx(tmp_path):
+    """gRPC arrives with the first status poll or dispatch, httpx with the first health URL: after the first frame."""
+    code = (
+        "import json, sys\n"
+        "import console.commands.tui, console.demo, console.dispatch_service, console.health.sources\n"
+        "import console.ui.app, console.ui.context\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'grpc', 'httpx'})))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout) == []

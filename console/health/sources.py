@@ -21,7 +21,6 @@ from ..airflow.config import airflow_config_path, get_option
 from .supervisor_address import SupervisorAddress, SupervisorAddressError, parse_supervisor_url, read_supervisord_conf
 from ..remsvc.model import Target
 from ..settings import default_config_path
-from .http_probes import DEFAULT_THRESHOLD_S, normalize_base_url
 
 CONFIG_SECTION = "health"
 THRESHOLD_OPTIONS = {
@@ -150,6 +149,8 @@ def resolve_api_urls(
     else:
         found = airflow_api_url(env)
         raw = [found] if found else []
+    from .http_probes import normalize_base_url  # httpx: only when there are URLs to check
+
     seen: dict[str, ApiUrl] = {}
     for item in raw:
         try:
@@ -192,6 +193,8 @@ def resolve_supervisors(
 
 def heartbeat_thresholds(override: float | None = None, *, env: Mapping[str, str] | None = None) -> dict[str, float]:
     """Seconds after which each component's heartbeat counts as stale, as Airflow would judge it."""
+    from .http_probes import DEFAULT_THRESHOLD_S
+
     out = {}
     for component, (section, key) in THRESHOLD_OPTIONS.items():
         if override is not None:

@@ -16,10 +16,9 @@ from collections.abc import AsyncIterator, Sequence
 
 from .client import RemSvcClient
 from .errors import RemSvcError, describe
-from .model import Command, DispatchEvent, StreamFinished, StreamStatus, Target
+from .model import DEFAULT_CONCURRENCY, Command, DispatchEvent, StreamFinished, StreamStatus, Target
 from .stream import StreamCall
 
-DEFAULT_CONCURRENCY = 0  # every target at once, up to fanout_cap()
 FDS_PER_TARGET = 2  # one socket per distinct server, plus headroom for name resolution
 FDS_RESERVED = 64  # left for the console itself: journal, settings, bundle scans, health probes
 

@@ -13,6 +13,7 @@ from typing import Union
 
 DEFAULT_PORT = 50051
 TRUNCATION_LIMIT = 262144
+DEFAULT_CONCURRENCY = 0  # fan-out: every target at once, up to fanout.fanout_cap()
 TRUNCATION_MARKER = "\n\x01[remSvc: output truncated at 262144 bytes]\x01\n"
 
 

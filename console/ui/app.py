@@ -72,7 +72,7 @@ class ConsoleApp(App[int]):
         bar.read_only = self.ctx.service.read_only
         for notice in self.ctx.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
-        self._start_polling()
+        self.call_after_refresh(self._start_polling)  # the first poll imports gRPC: after the first frame
         self.dispatch_pane.focus_results()
         self.theme_changed_signal.subscribe(self, self._save_theme)
         if self.ctx.pending_connections:
