@@ -135,8 +135,9 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
-def test_console_killed_mid_stream_leaves_every_received_response_on_disk(tmp_path, remsvc_server):
-    child = subprocess.Popen([sys.executable, "-c", CHILD, remsvc_server.host, str(remsvc_server.port), str(tmp_path)],
+def kill_after_two_answers(script: str, tmp_path, remsvc_server) -> None:
+    """Run ``script`` in a child journaling into ``tmp_path``; SIGKILL it once two answers are on disk."""
+    child = subprocess.Popen([sys.executable, "-c", script, remsvc_server.host, str(remsvc_server.port), str(tmp_path)],
                              env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         journal = Journal(tmp_path)
@@ -153,6 +154,10 @@ def test_console_killed_mid_stream_leaves_every_received_response_on_disk(tmp_pa
             child.kill()
         child.wait(timeout=10)
         child.stderr.close()
+
+
+def test_console_killed_mid_stream_leaves_every_received_response_on_disk(tmp_path, remsvc_server):
+    kill_after_two_answers(CHILD, tmp_path, remsvc_server)
     history = Journal(tmp_path).read_dispatches()
     assert history.warnings == []
     (record,) = history
@@ -412,23 +417,7 @@ asyncio.run(main(*sys.argv[1:]))
 
 
 def test_dispatch_killed_mid_stream_has_every_answer_on_disk_with_the_writer_thread(tmp_path, remsvc_server):
-    child = subprocess.Popen([sys.executable, "-c", SERVICE_CHILD, remsvc_server.host, str(remsvc_server.port), str(tmp_path)],
-                             env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        journal = Journal(tmp_path)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and child.poll() is None:
-            history = journal.read_dispatches()
-            if history and len(history[0].results) == 2:
-                break
-            time.sleep(0.05)
-        assert child.poll() is None, child.stderr.read().decode(errors="replace")
-        child.kill()
-    finally:
-        if child.poll() is None:
-            child.kill()
-        child.wait(timeout=10)
-        child.stderr.close()
+    kill_after_two_answers(SERVICE_CHILD, tmp_path, remsvc_server)
     (record,) = Journal(tmp_path).read_dispatches()
     assert record.state == INTERRUPTED
     assert [record.results[("srv", t)].out for t in (1, 2)] == ["one\n", "two\n"]
