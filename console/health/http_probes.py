@@ -273,7 +273,27 @@ def tls_context(ca_cert: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class AirflowEndpoint:
+class PooledClient:
+    """One pooled httpx client per peer, made on first use and closed with the peer's watch."""
+
+    _client: httpx.AsyncClient | None = None
+
+    def _make_client(self) -> httpx.AsyncClient:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+class AirflowEndpoint(PooledClient):
     """One Airflow API server: a pooled client shared by its four probes.
 
     ``token`` is called on every request so a rotated token file is picked up; the token is
@@ -294,7 +314,6 @@ class AirflowEndpoint:
         self.thresholds = dict(thresholds or {})
         self._token = token
         self._clock = clock
-        self._client: httpx.AsyncClient | None = None
 
     def probes(self, names: tuple[str, ...] = tuple(PATHS)) -> list[HttpProbe]:
         return [HttpProbe(self, name) for name in names]
@@ -308,18 +327,6 @@ class AirflowEndpoint:
             follow_redirects=False,
             headers=_HEADERS,
         )
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The endpoint's pooled client, made on first use (proxies come from the environment)."""
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     def _redact(self, text: str) -> str:
         token = self._token() if self._token else None

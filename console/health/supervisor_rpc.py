@@ -19,7 +19,7 @@ import httpx
 
 from ..safetext import first_line
 from .deadline import within
-from .http_probes import tls_context
+from .http_probes import PooledClient, tls_context
 from .results import Reason
 from .supervisor_address import SupervisorAddress
 
@@ -68,7 +68,7 @@ def _transport_words(exc: BaseException, address: SupervisorAddress, timeout: fl
     return Reason.ERROR, f"{type(exc).__name__}: {first_line(str(exc), 120)}"
 
 
-class SupervisorRpc:
+class SupervisorRpc(PooledClient):
     """Calls methods of one supervisord; ``await rpc.call("supervisor.getState")``."""
 
     def __init__(self, address: SupervisorAddress, *, timeout: float = 5.0, connect_timeout: float = 3.0,
@@ -77,7 +77,6 @@ class SupervisorRpc:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.body_cap = body_cap
-        self._client: httpx.AsyncClient | None = None
 
     def _make_client(self) -> httpx.AsyncClient:
         unix = self.address.socket_path is not None
@@ -91,17 +90,6 @@ class SupervisorRpc:
             verify=tls_context(None),  # shared: loading the CA bundle per client costs milliseconds
             follow_redirects=False,
         )
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     async def call(self, method: str, *params: Any, timeout: float | None = None) -> Any:
         """One XML-RPC call; ``timeout`` (seconds, whole call) for calls that wait, e.g. startProcess."""
