@@ -172,6 +172,7 @@ class DispatchRun:
     journal_error: str | None = None
     on_done: Callable[[DispatchRun], None] | None = None
     _fan: FanOut | None = field(default=None, repr=False)
+    _outcomes: dict[str, TargetOutcome] = field(default_factory=dict, repr=False)
     _cancelled: bool = False
     _reason: str | None = None
 
@@ -211,53 +212,90 @@ class DispatchRun:
             self.journal_error = f"journal write failed, later events not recorded: {exc}"
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
-        from .remsvc.errors import describe
+        fan = self._open()
+        events = fan.__aiter__()
+        interrupted = False
+        try:
+            async for event in events:
+                yield self._take(event)
+        except (GeneratorExit, asyncio.CancelledError):
+            interrupted = True
+            fan.cancel()
+            raise
+        finally:
+            await events.aclose()
+            self._close(interrupted)
+
+    async def complete(self, on_event: Callable[[DispatchEvent], None] | None = None) -> DispatchOutcome:
+        """Run to the end, handing each event to ``on_event`` as it arrives, and return the outcome.
+
+        The same path as iterating the run, without a queue between the streams and the caller:
+        for a caller that only reacts to events (``run``), each answer costs no extra task switch."""
+        fan = self._open()
+        take = self._take
+
+        def emit(event: DispatchEvent) -> None:
+            event = take(event)
+            if on_event is not None:
+                on_event(event)
+
+        interrupted = False
+        try:
+            await fan.run(emit)
+        except asyncio.CancelledError:
+            interrupted = True
+            fan.cancel()
+            raise
+        finally:
+            self._close(interrupted)
+        return self.outcome
+
+    def _open(self) -> FanOut:
         from .remsvc.fanout import FanOut
 
-        outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
+        self._outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
         self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout,
                            sent_events=self.sent_events)
         if self._cancelled:
             self._fan.cancel()
-        events = self._fan.__aiter__()
-        by_name = {t.name: t for t in self.targets}
-        interrupted = False
-        try:
-            async for event in events:
-                if isinstance(event, StreamFinished) and event.status is StreamStatus.CANCELLED and self._reason:
-                    event = dataclasses.replace(event, error=describe(by_name[event.target], self._reason))
-                if isinstance(event, (CommandResult, ProtocolViolation, StreamFinished)):
-                    self._journal("record", self.dispatch_id, event)
-                    outcomes[event.target].apply(event)
-                yield event
-        except (GeneratorExit, asyncio.CancelledError):
-            interrupted = True
-            self._fan.cancel()
-            raise
-        finally:
-            await events.aclose()
-            ordered = [outcomes[t.name] for t in self.targets]
-            state = overall_state(ordered, self._cancelled or interrupted)
-            error = overall_error(ordered)
-            reason = self._reason
-            if interrupted and reason is None:
-                reason = "console stopped"
-            if interrupted and error is None:
-                error = "dispatch interrupted: the console stopped before every target answered"
-            if self._reason and not any(o.state == "SUCCESS" for o in ordered):
-                error = f"cancelled: {self._reason}"
-            self._journal("finish", self.dispatch_id, state, error=error, reason=reason)
-            if self.journal is not None:
-                try:
-                    self.journal.close()
-                except OSError as exc:
-                    self.journal_error = self.journal_error or f"journal close failed: {exc}"
-                write_error = getattr(self.journal, "write_error", None)
-                if write_error is not None and self.journal_error is None:
-                    self.journal_error = f"journal write failed, later events not recorded: {write_error}"
-            self.outcome = DispatchOutcome(self.dispatch_id, state, error, {o.name: o for o in ordered}, self.journal_error)
-            if self.on_done is not None:
-                self.on_done(self)
+        return self._fan
+
+    def _take(self, event: DispatchEvent) -> DispatchEvent:
+        """Journal an event and fold it into its target's outcome; a signal's reason names the cancel."""
+        if isinstance(event, StreamFinished) and event.status is StreamStatus.CANCELLED and self._reason:
+            from .remsvc.errors import describe
+
+            target = next(t for t in self.targets if t.name == event.target)
+            event = dataclasses.replace(event, error=describe(target, self._reason))
+        if isinstance(event, (CommandResult, ProtocolViolation, StreamFinished)):
+            self._journal("record", self.dispatch_id, event)
+            self._outcomes[event.target].apply(event)
+        return event
+
+    def _close(self, interrupted: bool) -> None:
+        """Journal the finish record and settle ``outcome``, however the run ended."""
+        ordered = [self._outcomes[t.name] for t in self.targets]
+        state = overall_state(ordered, self._cancelled or interrupted)
+        error = overall_error(ordered)
+        reason = self._reason
+        if interrupted and reason is None:
+            reason = "console stopped"
+        if interrupted and error is None:
+            error = "dispatch interrupted: the console stopped before every target answered"
+        if self._reason and not any(o.state == "SUCCESS" for o in ordered):
+            error = f"cancelled: {self._reason}"
+        self._journal("finish", self.dispatch_id, state, error=error, reason=reason)
+        if self.journal is not None:
+            try:
+                self.journal.close()
+            except OSError as exc:
+                self.journal_error = self.journal_error or f"journal close failed: {exc}"
+            write_error = getattr(self.journal, "write_error", None)
+            if write_error is not None and self.journal_error is None:
+                self.journal_error = f"journal write failed, later events not recorded: {write_error}"
+        self.outcome = DispatchOutcome(self.dispatch_id, state, error, {o.name: o for o in ordered}, self.journal_error)
+        if self.on_done is not None:
+            self.on_done(self)
 
 
 class DispatchService:

@@ -193,10 +193,12 @@ async def dispatch(targets: list[Target], commands: list[Command], options, args
 
     for signum in SIGNAL_EXIT:
         loop.add_signal_handler(signum, on_signal, signum)
+    def on_event(event) -> None:
+        if isinstance(event, StreamFinished) and event.error:
+            note(event.error)
+
     try:
-        async for event in run:
-            if isinstance(event, StreamFinished) and event.error:
-                note(event.error)
+        await run.complete(on_event)
     finally:
         for signum in SIGNAL_EXIT:
             loop.remove_signal_handler(signum)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from .client import RemSvcClient
 from .errors import RemSvcError, describe
@@ -74,8 +74,7 @@ class FanOut:
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
         queue: asyncio.Queue[DispatchEvent] = asyncio.Queue()
-        gate = asyncio.Semaphore(self.concurrency)
-        tasks = [asyncio.create_task(self._one(target, gate, queue.put_nowait)) for target in self.targets]
+        tasks = self._start(queue.put_nowait)
         remaining = len(self.targets)
         try:
             while remaining:
@@ -85,10 +84,27 @@ class FanOut:
                 yield event
         finally:
             if remaining:
-                self.cancel()
-                for task in tasks:
-                    task.cancel()
+                self._stop(tasks)
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def run(self, emit: Callable[[DispatchEvent], None]) -> None:
+        """Stream to every target, calling ``emit`` with each event as it happens, until all finish."""
+        tasks = self._start(emit)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            if not all(task.done() for task in tasks):
+                self._stop(tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _start(self, emit: Callable[[DispatchEvent], None]) -> list[asyncio.Task]:
+        gate = asyncio.Semaphore(self.concurrency)
+        return [asyncio.create_task(self._one(target, gate, emit)) for target in self.targets]
+
+    def _stop(self, tasks: list[asyncio.Task]) -> None:
+        self.cancel()
+        for task in tasks:
+            task.cancel()
 
     def _finished_without_stream(self, target: Target, status: StreamStatus, error: str, code: str | None):
         return StreamFinished(

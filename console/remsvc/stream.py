@@ -13,6 +13,7 @@ protocol errors: each is emitted as a ``ProtocolViolation`` (never as a result) 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
@@ -36,7 +37,8 @@ RETRY_DELAY_S = 0.5
 # How far the writer runs ahead of the answers: up to this many commands and this many bytes. The
 # server runs commands one at a time, so this keeps it busy, while writes are not left waiting on
 # HTTP/2 flow control when the server ends the stream early: such a racing write is what makes gRPC
-# lose the server's status.
+# lose the server's status. A writer that hits the window waits until half of it has been answered,
+# so it wakes once per half window rather than once per answer.
 WRITE_AHEAD = 1024
 WRITE_AHEAD_BYTES = 64 * 1024
 PROBE_AFTER_S = 5.0
@@ -73,6 +75,7 @@ class _Attempt:
         self.heard_at = time.monotonic()
         self.first_status: tuple[grpc.StatusCode, str] | None = None
         self.progress = asyncio.Event()
+        self.resume_at: int | None = None  # answers the waiting writer needs before it goes on
 
 
 def _settled(coro):
@@ -258,7 +261,9 @@ class StreamCall:
                 began = max(last_result_perf, attempt.sent_perf.get(msg.tid, last_result_perf))
                 last_result_perf = now
                 self._answered.add(msg.tid)
-                attempt.progress.set()
+                if attempt.resume_at is not None and len(self._answered) >= attempt.resume_at:
+                    attempt.resume_at = None
+                    attempt.progress.set()
                 emit(to_result(target_name, msg, elapsed_s=now - began))
             return await call.code(), await call.details()
         except grpc.RpcError as err:
@@ -330,6 +335,13 @@ class StreamCall:
         in_flight = written[-1] - written[answered]
         return ahead == 0 or (ahead < WRITE_AHEAD and in_flight + size <= WRITE_AHEAD_BYTES)
 
+    @staticmethod
+    def _resume_at(tid: int, size: int, written: list[int]) -> int:
+        """Answers needed before command ``tid`` is written by a blocked writer: half the window free."""
+        by_count = tid - 1 - WRITE_AHEAD // 2
+        by_bytes = bisect.bisect_left(written, written[-1] + size - WRITE_AHEAD_BYTES // 2)
+        return min(tid - 1, max(by_count, by_bytes))
+
     async def _write_all(self, call, attempt: _Attempt, emit) -> None:
         target_name = self.target.name
         sent_events = self.sent_events
@@ -338,9 +350,11 @@ class StreamCall:
         try:
             for tid, command in enumerate(self.commands, start=1):
                 message = encode_command(command, tid)
-                while not self._may_write(tid, len(message), written):
-                    attempt.progress.clear()
-                    await attempt.progress.wait()
+                if not self._may_write(tid, len(message), written):
+                    resume_at = attempt.resume_at = self._resume_at(tid, len(message), written)
+                    while len(self._answered) < resume_at:
+                        attempt.progress.clear()
+                        await attempt.progress.wait()
                 await call.write(message)
                 written.append(written[-1] + len(message))
                 attempt.sent_any = True

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_env import child_env  # the script's own directory is on sys.path
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
@@ -135,7 +137,7 @@ print(json.dumps({"walk_stat_s": time.perf_counter() - started, "files": files})
 
 def child(code: str, args: list[str], cache_home: str) -> dict:
     """``code`` in a new interpreter that imports only what it times; ``process_s`` is its whole life."""
-    env = {**os.environ, "XDG_CACHE_HOME": cache_home, "PYTHONPATH": str(REPO)}
+    env = child_env(XDG_CACHE_HOME=cache_home)
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True).stdout
     result = json.loads(out)

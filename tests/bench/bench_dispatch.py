@@ -32,6 +32,7 @@ import grpc  # noqa: E402
 
 from console.remsvc._pb import remsvc_pb2, remsvc_pb2_grpc  # noqa: E402
 from console.remsvc.model import command_hash  # noqa: E402
+from bench_env import child_env  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 BARE_CLIENT = """\
@@ -103,7 +104,7 @@ async def serve(servicer: remsvc_pb2_grpc.RemSvcServicer) -> None:
 
 
 def start(argv: list[str]) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = child_env()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     line = proc.stdout.readline()
     if not line.startswith("listening on "):
@@ -158,17 +159,24 @@ async def bare_stream(address: str, count: int, cmd: str = "true") -> float:
     return elapsed
 
 
-async def console_dispatch(addresses: list[str], count: int, cmd: str = "true") -> float:
-    """The console's own path as ``run --no-journal`` drives it: DispatchService, fan-out, typed events."""
+async def console_dispatch(addresses: list[str], count: int, cmd: str = "true", *, tui: bool = False) -> float:
+    """The console's own path: DispatchService, fan-out, typed events; returns the wall time.
+
+    As ``run --no-journal`` drives it (events handed to a callback as they arrive), or with
+    ``tui`` as the Dispatch pane does (an event per command sent too, read through the iterator)."""
     from console.dispatch_service import DispatchOptions, DispatchService
     from console.remsvc.model import Command, StreamFinished, Target
 
     targets = [Target(f"s{i}", *_host_port(a)) for i, a in enumerate(addresses)]
-    options = DispatchOptions(src="bench", via="run")
+    options = DispatchOptions(src="bench", via="tui" if tui else "run")
     commands = [Command(cmd=cmd, src=options.src) for _ in range(count)]
     start_s = time.perf_counter()
-    run = DispatchService(journal_enabled=False).start(targets, commands, options, confirmed=True)
-    finished = [event async for event in run if isinstance(event, StreamFinished)]
+    run = DispatchService(journal_enabled=False, sent_events=tui).start(targets, commands, options, confirmed=True)
+    if tui:
+        finished = [event async for event in run if isinstance(event, StreamFinished)]
+    else:
+        outcome = await run.complete()
+        finished = [o.finished for o in outcome.outcomes.values()]
     elapsed = time.perf_counter() - start_s
     assert len(finished) == len(targets) and all(e.ok for e in finished), [e.error for e in finished if not e.ok]
     return elapsed
@@ -236,21 +244,24 @@ def bench_server(n: int, rounds: int) -> None:
 
 def bench_client(n: int, rounds: int) -> None:
     fast, address = start_bench_server("fast")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "REMSVC_CONSOLE_"))}
-    env.update(PYTHONPATH=str(REPO), AIRFLOW_CONN_BENCH=f"remsvc://{address}")
+    env = child_env({k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "REMSVC_CONSOLE_"))},
+                    AIRFLOW_CONN_BENCH=f"remsvc://{address}")
     stdin = b"true\n" * n
     run_argv = [sys.executable, "-m", "console", "run", "--conn", "bench", "--cmd", "-", "--json", "--no-journal"]
     bare_argv = [sys.executable, "-c", BARE_CLIENT, address, str(n)]
     try:
         asyncio.run(bare_stream(address, 200))
         asyncio.run(console_dispatch([address], 200))
-        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("bare", "ours", "bare proc", "run proc")}
+        child_run(bare_argv, env)
+        child_run(run_argv, env, stdin)
+        runs: dict[str, list[tuple[float, float]]] = {k: [] for k in ("bare", "ours", "tui", "bare proc", "run proc")}
         server_cpu = []
         for _ in range(rounds):
             cpu = process_cpu_s(fast.pid)
             runs["bare"].append(timed_cpu(lambda: asyncio.run(bare_stream(address, n))))
             server_cpu.append(process_cpu_s(fast.pid) - cpu)
             runs["ours"].append(timed_cpu(lambda: asyncio.run(console_dispatch([address], n))))
+            runs["tui"].append(timed_cpu(lambda: asyncio.run(console_dispatch([address], n, tui=True))))
             runs["bare proc"].append(child_run(bare_argv, env))
             runs["run proc"].append(child_run(run_argv, env, stdin))
     finally:
@@ -260,7 +271,8 @@ def bench_client(n: int, rounds: int) -> None:
     busy = statistics.median(server_cpu) / med["bare"][0]
     print(f"  fast server: {statistics.median(server_cpu) / n * 1000:.3f} ms CPU per answer, busy {busy:.0%} of the "
           f"bare client's run (bare client {med['bare'][1] / n * 1000:.3f} ms CPU per answer)")
-    for label, base, ours in (("in-process: DispatchService vs bare grpc.aio", "bare", "ours"),
+    for label, base, ours in (("in-process, as run drives it: DispatchService vs bare grpc.aio", "bare", "ours"),
+                              ("in-process, as the Dispatch pane drives it (sent events, iterator)", "bare", "tui"),
                               ("whole process: run --json --no-journal vs bare client", "bare proc", "run proc")):
         (bw, bc), (ow, oc) = med[base], med[ours]
         print(f"  {label}")

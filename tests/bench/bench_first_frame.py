@@ -27,6 +27,8 @@ import termios
 import time
 from pathlib import Path
 
+from bench_env import child_env  # the script's own directory is on sys.path
+
 REPO = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 2.0
 
@@ -95,9 +97,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="first-frame-") as tmp:
-        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor", PYTHONPATH=str(REPO),
-                   XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state", XDG_CACHE_HOME=f"{tmp}/cache",
-                   AIRFLOW_CONN_BENCH="remsvc://127.0.0.1:9")
+        env = child_env(TERM="xterm-256color", COLORTERM="truecolor",
+                        XDG_CONFIG_HOME=f"{tmp}/config", XDG_STATE_HOME=f"{tmp}/state", XDG_CACHE_HOME=f"{tmp}/cache",
+                        AIRFLOW_CONN_BENCH="remsvc://127.0.0.1:9")
         env.pop("NO_COLOR", None)
         minimal_argv = [sys.executable, "-c", MINIMAL]
         console_argv = [sys.executable, "-m", "console", "--conn", "bench"]

@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_env import child_env  # the script's own directory is on sys.path
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
@@ -150,7 +152,7 @@ async def app_phase(port: int, count: int, size: int, idle: bool) -> dict:
 def run_phase(phase: str, port: int, count: int, size: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--phase", phase, "--port", str(port), "--count", str(count), "--size", str(size)],
-        capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True, text=True, check=False, env=child_env(),
     )
     if out.returncode != 0:
         raise SystemExit(f"{phase} phase failed:\n{out.stderr[-3000:]}")
@@ -160,7 +162,7 @@ def run_phase(phase: str, port: int, count: int, size: int) -> dict:
 def start_server() -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", "0"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+                            env=child_env())
     line = proc.stdout.readline()
     if not line.startswith("listening on "):
         proc.kill()

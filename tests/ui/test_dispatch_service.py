@@ -29,7 +29,7 @@ from console.dispatch_service import (
     write_private,
 )
 from console.journal import Journal
-from console.remsvc.model import Command, CommandResult, StreamFinished, Target
+from console.remsvc.model import Command, CommandResult, CommandSent, StreamFinished, Target
 
 
 def test_editor_text_becomes_one_command_per_line():
@@ -107,14 +107,35 @@ async def test_every_result_is_journaled_as_it_arrives(remsvc_server, tmp_path):
     assert secret not in journal_file.read_text()
 
 
-async def test_fan_out_outcome_and_export_shape(remsvc_server_factory, tmp_path):
+async def drive(run, how: str, on_event=lambda event: None) -> list:
+    """Every event of ``run``, read the Dispatch pane's way (iterating) or ``run``'s (``complete``)."""
+    events = []
+
+    def take(event) -> None:
+        events.append(event)
+        on_event(event)
+
+    if how == "iterate":
+        async for event in run:
+            take(event)
+    else:
+        outcome = await run.complete(take)
+        assert outcome is run.outcome
+    return events
+
+
+DRIVES = pytest.mark.parametrize("how", ["iterate", "complete"])
+
+
+@DRIVES
+async def test_fan_out_outcome_and_export_shape(remsvc_server_factory, tmp_path, how):
     live = remsvc_server_factory()
     dead = remsvc_server_factory()
     dead_target = dead.target("dead")
     dead.kill()
     service = DispatchService(journal_dir=tmp_path / "journal")
     run = service.start([live.target("live"), dead_target], [Command("echo hi")], DispatchOptions())
-    finished = [e async for e in run if isinstance(e, StreamFinished)]
+    finished = [e for e in await drive(run, how) if isinstance(e, StreamFinished)]
     assert {f.target: f.status.value for f in finished} == {"live": "completed", "dead": "unavailable"}
     payload = run.outcome.to_json()
     assert set(payload) == {"targets"}
@@ -193,15 +214,19 @@ def test_what_cannot_be_sent_is_refused_before_anything_is_journaled_or_sent(tmp
     assert not list((tmp_path / "journal").glob("*.jsonl")) and service.active == []
 
 
-async def test_cancel_all_names_the_reason_in_every_stream_and_the_finish_record(remsvc_server, tmp_path):
+@DRIVES
+async def test_cancel_all_names_the_reason_in_every_stream_and_the_finish_record(remsvc_server, tmp_path, how):
     service = DispatchService(journal_dir=tmp_path / "journal")
     run = service.start([remsvc_server.target("t")], [Command("echo a"), Command("sleep 30")], DispatchOptions())
     assert service.active == [run]
-    async for event in run:
+
+    def on_event(event) -> None:
         if isinstance(event, CommandResult):
             assert service.cancel_all("SIGTERM received (terminated)") == 1
-        if isinstance(event, StreamFinished):
-            assert event.error.endswith("SIGTERM received (terminated)")
+
+    events = await drive(run, how, on_event)
+    assert [type(e) for e in events if not isinstance(e, CommandSent)] == [CommandResult, StreamFinished]
+    assert events[-1].error.endswith("SIGTERM received (terminated)")
     assert await service.wait_idle(1.0) and service.active == []
     assert run.outcome.state == "CANCELLED" and "SIGTERM" in run.outcome.error
     (record,) = Journal(tmp_path / "journal").read_dispatches()
