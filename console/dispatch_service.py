@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,7 @@ class DispatchRun:
     on_done: Callable[[DispatchRun], None] | None = None
     _fan: FanOut | None = field(default=None, repr=False)
     _outcomes: dict[str, TargetOutcome] = field(default_factory=dict, repr=False)
+    _opening: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _cancelled: bool = False
     _reason: str | None = None
 
@@ -213,6 +215,8 @@ class DispatchRun:
 
     async def _events(self) -> AsyncIterator[DispatchEvent]:
         fan = self._open()
+        if fan is None:
+            return  # closed before it streamed (the console stopped first)
         events = fan.__aiter__()
         interrupted = False
         try:
@@ -232,6 +236,8 @@ class DispatchRun:
         The same path as iterating the run, without a queue between the streams and the caller:
         for a caller that only reacts to events (``run``), each answer costs no extra task switch."""
         fan = self._open()
+        if fan is None:
+            return self.outcome
         take = self._take
 
         def emit(event: DispatchEvent) -> None:
@@ -250,12 +256,29 @@ class DispatchRun:
             self._close(interrupted)
         return self.outcome
 
-    def _open(self) -> FanOut:
+    def close_unstarted(self, reason: str) -> bool:
+        """Journal a run that never streamed as cancelled, every command missing; False if it streamed.
+
+        A run is journaled when it is started and streams when it is first iterated; a console that
+        stops in between (a long stream still being prepared off the loop) closes it here."""
+        with self._opening:
+            if self._fan is not None or self.outcome is not None:
+                return False
+            self.cancel(reason)
+            self._outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
+            self._close(interrupted=True)
+            return True
+
+    def _open(self) -> FanOut | None:
+        """The fan-out this run streams through, or None when the run was closed before it streamed."""
         from .remsvc.fanout import FanOut
 
-        self._outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
-        self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency, timeout=self.options.timeout,
-                           sent_events=self.sent_events)
+        with self._opening:
+            if self.outcome is not None:
+                return None
+            self._outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
+            self._fan = FanOut(self.targets, self.commands, concurrency=self.concurrency,
+                               timeout=self.options.timeout, sent_events=self.sent_events)
         if self._cancelled:
             self._fan.cancel()
         return self._fan
@@ -322,6 +345,9 @@ class DispatchService:
         self.concurrency = concurrency
         self.sent_events = sent_events
         self._active: set[DispatchRun] = set()
+        self._stopping: str | None = None
+        self._preparing = 0  # start() calls in progress, possibly in a worker thread
+        self._prepared = threading.Condition()
 
     @property
     def read_only(self) -> bool:
@@ -333,11 +359,24 @@ class DispatchService:
         return list(self._active)
 
     def cancel_all(self, reason: str) -> int:
-        """Cancel every running dispatch with ``reason`` (a signal, the console quitting); how many."""
+        """Cancel every running dispatch with ``reason`` (a signal, the console quitting); how many.
+
+        A run that has not streamed yet has nothing to wait for: it is journaled as cancelled now."""
         runs = self.active
         for run in runs:
-            run.cancel(reason)
+            if not run.close_unstarted(reason):
+                run.cancel(reason)
         return len(runs)
+
+    def shutdown(self, reason: str = "console stopped", wait_s: float = 5.0) -> None:
+        """The console is stopping: refuse new dispatches, let one being prepared finish (up to
+        ``wait_s``), and journal every run that never streamed as cancelled, so no start record is
+        left without its finish."""
+        with self._prepared:
+            self._stopping = reason
+            self._prepared.wait_for(lambda: self._preparing == 0, timeout=wait_s)
+        for run in self.active:
+            run.close_unstarted(reason)
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until every started dispatch has journaled its finish; False if ``timeout`` ran out."""
@@ -368,7 +407,27 @@ class DispatchService:
         *,
         confirmed: bool = False,
     ) -> DispatchRun:
-        """Check and journal a dispatch; nothing is sent until the returned run is iterated."""
+        """Check and journal a dispatch; nothing is sent until the returned run is iterated.
+
+        Safe to call from a worker thread; once the service is shutting down it refuses, and a run
+        whose preparation the shutdown waited for comes back already closed as cancelled."""
+        with self._prepared:
+            if self._stopping is not None:
+                raise ReadOnlyError(f"dispatch refused: the console is stopping ({self._stopping})")
+            self._preparing += 1
+        try:
+            run = self._start(targets, commands, options, confirmed)
+        finally:
+            with self._prepared:
+                self._preparing -= 1
+                stopping = self._stopping
+                self._prepared.notify_all()
+        if stopping is not None:
+            run.close_unstarted(stopping)
+        return run
+
+    def _start(self, targets: Sequence[Target], commands: Sequence[Command], options: DispatchOptions,
+               confirmed: bool) -> DispatchRun:
         if self._read_only:
             raise ReadOnlyError("dispatch refused: the console is read-only")
         if not targets:

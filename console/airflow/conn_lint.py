@@ -7,7 +7,6 @@ token that is not a string is sent as its text. Hosts that cannot be a plain hos
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -98,6 +97,8 @@ def typo_of(key: str) -> str | None:
     for known, aliases in _ALIASES.items():
         if lowered in aliases or squashed in {a.replace("_", "") for a in aliases}:
             return known
+    import difflib  # only for an extra no rule above recognised
+
     close = difflib.get_close_matches(lowered, KNOWN_EXTRAS, n=1, cutoff=0.8)
     return close[0] if close else None
 

@@ -175,3 +175,6 @@ async def run_app(app, service) -> None:
     finally:
         for signum in SIGNAL_EXIT:
             loop.remove_signal_handler(signum)
+        # A long stream still being prepared in a worker thread was journaled without streaming.
+        why = f"{received[0].name} received ({SIGNAL_WHY[received[0]]})" if received else "console stopped"
+        await asyncio.to_thread(service.shutdown, why)

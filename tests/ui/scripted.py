@@ -46,6 +46,13 @@ class ScriptedRun:
     def __aiter__(self) -> AsyncIterator[DispatchEvent]:
         return self._events()
 
+    async def complete(self, on_event=None) -> DispatchOutcome | None:
+        """``DispatchRun.complete``: every event to ``on_event`` as it comes, then the outcome."""
+        async for event in self:
+            if on_event is not None:
+                on_event(event)
+        return self.outcome
+
     async def _events(self) -> AsyncIterator[DispatchEvent]:
         outcomes = {t.name: TargetOutcome(t.name, self.commands) for t in self.targets}
         for event in self.events:

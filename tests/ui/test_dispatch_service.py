@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -232,3 +233,65 @@ async def test_cancel_all_names_the_reason_in_every_stream_and_the_finish_record
     (record,) = Journal(tmp_path / "journal").read_dispatches()
     assert record.state == "CANCELLED" and record.reason == "SIGTERM received (terminated)"
     assert record.missing_tids("t") == [2]
+
+
+def journaled(tmp_path):
+    (record,) = Journal(tmp_path / "journal").read_dispatches()
+    return record
+
+
+async def test_a_run_that_never_streamed_is_journaled_as_cancelled_when_the_console_stops(remsvc_server, tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    run = service.start([remsvc_server.target("t")], [Command("echo a"), Command("echo b")], DispatchOptions())
+    assert run.outcome is None and service.active == [run]
+    service.shutdown("console stopped")
+    assert service.active == [] and run.outcome.state == "CANCELLED"
+    record = journaled(tmp_path)
+    assert record.state == "CANCELLED" and record.reason == "console stopped"
+    assert record.missing_tids("t") == [1, 2]
+    assert [e async for e in run] == [] and await run.complete() is run.outcome
+    with pytest.raises(ReadOnlyError, match="console is stopping"):
+        service.start([remsvc_server.target("t")], [Command("echo c")], DispatchOptions())
+
+
+async def test_a_signal_closes_a_run_that_has_not_streamed_at_once(remsvc_server, tmp_path):
+    service = DispatchService(journal_dir=tmp_path / "journal")
+    run = service.start([remsvc_server.target("t")], [Command("echo a")], DispatchOptions())
+    assert service.cancel_all("SIGTERM received (terminated)") == 1
+    assert await service.wait_idle(0.5)
+    assert run.outcome.error == "cancelled: SIGTERM received (terminated)"
+    assert journaled(tmp_path).reason == "SIGTERM received (terminated)"
+
+
+class HeldJournalService(DispatchService):
+    """Holds ``start`` inside journaling until released, as a long stream prepared in a thread is."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def open_journal(self, targets):
+        self.entered.set()
+        assert self.release.wait(10)
+        return super().open_journal(targets)
+
+
+async def test_the_console_stopping_mid_preparation_waits_for_it_and_closes_the_run(remsvc_server, tmp_path):
+    service = HeldJournalService(journal_dir=tmp_path / "journal")
+    started: list = []
+    preparing = threading.Thread(target=lambda: started.append(
+        service.start([remsvc_server.target("t")], [Command("echo a")], DispatchOptions())))
+    preparing.start()
+    assert service.entered.wait(10)
+    stopping = threading.Thread(target=service.shutdown, args=("console stopped",))
+    stopping.start()
+    stopping.join(0.3)
+    assert stopping.is_alive(), "shutdown waits for the dispatch being prepared"
+    service.release.set()
+    preparing.join(10)
+    stopping.join(10)
+    (run,) = started
+    assert run.outcome.state == "CANCELLED" and service.active == []
+    record = journaled(tmp_path)
+    assert record.state == "CANCELLED" and record.reason == "console stopped" and record.missing_tids("t") == [1]

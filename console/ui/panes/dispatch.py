@@ -263,16 +263,21 @@ class DispatchPane(Vertical):
 
     @work(group="dispatch", exclusive=False, exit_on_error=False)
     async def _consume(self, run: DispatchRun) -> None:
+        """Queue each event for the next refresh as the stream hands it over (no task switch per event)."""
         pending = self._pending
+        clock = self.clock
         error = None
+
+        def on_event(event) -> None:
+            if run is not self.run:
+                return
+            pending.append((clock(), event))
+            if not self._wake_pending:
+                self._wake_pending = True
+                self.post_message(DispatchEventsReady())
+
         try:
-            async for event in run:
-                if run is not self.run:
-                    continue
-                pending.append((self.clock(), event))
-                if not self._wake_pending:
-                    self._wake_pending = True
-                    self.post_message(DispatchEventsReady())
+            await run.complete(on_event)
         except Exception as exc:
             error = f"dispatch stopped by an unexpected error: {type(exc).__name__}: {exc}"
             raise

@@ -17,8 +17,9 @@ from textual.geometry import Size
 
 from console.ui import bindings
 from console.ui.fold import PENDING, TidGroup, Variant, headline, variant_line
-from console.ui.messages.dispatch import OpenOutput, OutputAction, RowHighlighted
+from console.ui.messages.dispatch import RowHighlighted
 from console.ui.widgets.line_view import LineView
+from console.ui.widgets.row_actions import RowOutputActions
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _group_kind(group: TidGroup) -> str:
     return _kind(group.variants[0]) if group.identical else "differs"
 
 
-class FanoutView(LineView, can_focus=True):
+class FanoutView(RowOutputActions, LineView, can_focus=True):
     """Folded groups by default; ``expanded`` holds the tids opened with space."""
 
     BINDINGS = bindings.FANOUT
@@ -170,15 +171,6 @@ class FanoutView(LineView, can_focus=True):
         if line is not None and line.tid in self.expanded:
             self.expanded.discard(line.tid)
             self._build(keep=(line.tid, None))
-
-    def action_open_output(self) -> None:
-        self.post_message(OpenOutput(self.cursor_key))
-
-    def action_copy(self) -> None:
-        self.post_message(OutputAction("copy", self.cursor_key))
-
-    def action_save(self) -> None:
-        self.post_message(OutputAction("save", self.cursor_key))
 
     def on_click(self, event: Click) -> None:
         index = int(self.scroll_y) + event.y

@@ -21,8 +21,9 @@ from textual.strip import Strip
 from console.remsvc.model import CmdState
 from console.ui import bindings
 from console.ui.dispatch_model import DispatchModel, RowView, format_seconds
-from console.ui.messages.dispatch import OpenOutput, OutputAction, RowHighlighted
+from console.ui.messages.dispatch import OutputAction, RowHighlighted
 from console.ui.widgets.cells import fit, wrap_words
+from console.ui.widgets.row_actions import RowOutputActions
 
 STATE_WIDTH = 9
 TIME_WIDTH = 7
@@ -35,7 +36,7 @@ HEADER = {
 }
 
 
-class ResultsTable(ScrollView, can_focus=True):
+class ResultsTable(RowOutputActions, ScrollView, can_focus=True):
     """Rows of the current dispatch; the cursor row's output is shown below it."""
 
     BINDINGS = bindings.RESULTS
@@ -191,15 +192,6 @@ class ResultsTable(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self._move(self.row_count)
-
-    def action_open_output(self) -> None:
-        self.post_message(OpenOutput(self.cursor_key))
-
-    def action_copy(self) -> None:
-        self.post_message(OutputAction("copy", self.cursor_key))
-
-    def action_save(self) -> None:
-        self.post_message(OutputAction("save", self.cursor_key))
 
     def action_export(self) -> None:
         self.post_message(OutputAction("export"))
