@@ -36,6 +36,19 @@ def raw_response(tid: int, rc: int, out: bytes, err: bytes, hsh: str) -> bytes:
     )
 
 
+async def serve_stream(stream) -> tuple[grpc.aio.Server, int]:
+    """A started grpc.aio server on loopback whose ``RemCmdStrm`` handler is ``stream``: raw request
+    bytes in, raw reply bytes out, so a test peer can answer anything; returns it and its port."""
+    handler = grpc.method_handlers_generic_handler(
+        "RS.RemSvc", {"RemCmdStrm": grpc.stream_stream_rpc_method_handler(stream)}
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return server, port
+
+
 class RawBytesServer:
     """Answers every streamed command with ``out_for(cmd)`` bytes, rc 0."""
 
@@ -50,14 +63,7 @@ class RawBytesServer:
                 msg = remsvc_pb2.RemCmdMsg.FromString(raw)
                 yield raw_response(msg.tid, 0, self.out_for(msg.cmd), b"", msg.hsh)
 
-        handler = grpc.method_handlers_generic_handler(
-            "RS.RemSvc",
-            {"RemCmdStrm": grpc.stream_stream_rpc_method_handler(stream)},
-        )
-        self.server = grpc.aio.server()
-        self.server.add_generic_rpc_handlers((handler,))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
+        self.server, self.port = await serve_stream(stream)
         return self.port
 
     async def stop(self) -> None:

@@ -19,6 +19,7 @@ import pytest
 from console.remsvc._pb import remsvc_pb2
 from console.remsvc.client import RemSvcClient
 from console.remsvc.model import Command, CommandResult, ProtocolViolation, StreamFinished, StreamStatus, Target
+from tests.helpers.raw_server import serve_stream
 
 GARBAGE = b"\xff\xff\xff\xff\x0fnot a RemResMsg"
 
@@ -55,13 +56,7 @@ class HostileServer:
                 for answer in self.script(remsvc_pb2.RemCmdMsg.FromString(raw)):
                     yield answer
 
-        handler = grpc.method_handlers_generic_handler(
-            "RS.RemSvc", {"RemCmdStrm": grpc.stream_stream_rpc_method_handler(stream)}
-        )
-        self.server = grpc.aio.server()
-        self.server.add_generic_rpc_handlers((handler,))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
+        self.server, self.port = await serve_stream(stream)
         return self
 
     async def __aexit__(self, *exc_info) -> None:

@@ -16,6 +16,7 @@ from console.remsvc.client import RemSvcClient
 from console.remsvc.model import Command, CommandResult, StreamFinished, Target
 from console.remsvc.stream import WRITE_AHEAD, WRITE_AHEAD_BYTES
 from console.remsvc.wire import encode_command
+from tests.helpers.raw_server import serve_stream
 
 SETTLE_S = 0.4
 
@@ -53,13 +54,7 @@ class HoldingServer:
             finally:
                 reader.cancel()
 
-        handler = grpc.method_handlers_generic_handler(
-            "RS.RemSvc", {"RemCmdStrm": grpc.stream_stream_rpc_method_handler(stream)}
-        )
-        self.server = grpc.aio.server()
-        self.server.add_generic_rpc_handlers((handler,))
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        await self.server.start()
+        self.server, self.port = await serve_stream(stream)
         return self
 
     async def __aexit__(self, *exc_info) -> None:
