@@ -36,6 +36,7 @@ from .conn_model import (
     ConnWarning,
     MalformedConnection,
     ResolvedConnection,
+    malformed,
 )
 from .conn_parse import FILE_FORM_KEYS, from_fields, parse_connection_value
 from .secrets_backend import SecretsBackend, configured_backend
@@ -294,7 +295,7 @@ class Sources:
         out = {}
         for conn_id in conn_ids:
             answer = answers[conn_id]
-            if answer.fields is None:
+            if answer.fields is None and answer.unreadable is None:
                 raise ConnectionNotFound(self._not_found(conn_id, answer.tried, None), conn_id=conn_id)
             out[conn_id] = self._from_airflow(conn_id, answer)
         return out
@@ -324,7 +325,7 @@ class Sources:
             answer = listing.answers.get(conn_id)
             if answer is None:
                 continue
-            if answer.fields is None:
+            if answer.fields is None and answer.unreadable is None:
                 problems.append(f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)")
                 continue
             try:
@@ -335,6 +336,8 @@ class Sources:
 
     def _from_airflow(self, conn_id: str, answer: AirflowAnswer) -> ResolvedConnection:
         source = _airflow_source(answer.backend or "", conn_id)
+        if answer.unreadable is not None:
+            raise malformed(conn_id, source, f"Airflow cannot read it: {answer.unreadable}")
         conn = from_fields(conn_id, _fields(answer.fields), source=source, allowed=FILE_FORM_KEYS, normalize=False)
         conn.warnings = lint_connection(conn)
         return conn

@@ -42,12 +42,17 @@ class AirflowFailed(Exception):
 
 @dataclass(frozen=True)
 class AirflowAnswer:
-    """What Airflow said about one id: the backend that had it and its fields, or what each backend said."""
+    """What Airflow said about one id: the backend that had it and its fields, or what each backend said.
+
+    ``unreadable`` is set (and ``fields`` is None) when a backend has the id but Airflow cannot read
+    its stored value.
+    """
 
     conn_id: str
     backend: str | None = None
     fields: dict[str, Any] | None = field(default=None, repr=False)
     tried: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: str | None = None
 
 
 def find_airflow_python(env: Mapping[str, str] | None = None, configured: str | None = None) -> str:
@@ -134,7 +139,7 @@ def forget() -> None:
 
 
 def _answer(conn_id: str, raw: dict[str, Any]) -> AirflowAnswer:
-    return AirflowAnswer(conn_id, raw.get("backend"), raw.get("fields"), list(raw.get("tried", [])))
+    return AirflowAnswer(conn_id, raw.get("backend"), raw.get("fields"), list(raw.get("tried", [])), raw.get("unreadable"))
 
 
 def _run_child(python: str, request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +77,7 @@ def deployment(tmp_path_factory):
     backend_dir = root / "backend"
     backend_dir.mkdir()
     (backend_dir / "shadow_backend_for_tests.py").write_text(BACKEND)
-    yield {"env": {**env, **ENV_CONNECTIONS}, "root": root, "python": env["REMSVC_CONSOLE_AIRFLOW_PYTHON"],
+    yield {"env": {**env, **ENV_CONNECTIONS}, "root": root, "db": home / "airflow.db", "python": env["REMSVC_CONSOLE_AIRFLOW_PYTHON"],
            "backend_dir": backend_dir}
 
 
@@ -181,3 +183,26 @@ def test_a_db_that_cannot_be_listed_is_one_clear_line_and_native_ones_are_still_
     data = json.loads(console(env, "list", "--airflow", "--json").stdout)
     assert data["not_listed"] == ["metadata DB"] and len(data["errors"]) == 1 and reason in data["errors"][0]
 
+
+
+def test_rows_airflow_cannot_read_are_errors_and_the_rest_is_listed(deployment, tmp_path):
+    db = tmp_path / "airflow.db"
+    shutil.copy(deployment["db"], db)
+    with sqlite3.connect(db) as sql:
+        insert = "INSERT INTO connection (conn_id, conn_type, host, extra, is_encrypted, is_extra_encrypted) VALUES (?, ?, ?, ?, 0, 0)"
+        sql.execute(insert, ("remsvc_bad_extra", "remsvc", "h", "not json"))
+        sql.execute(insert, ("raw\x1b]0;owned\x07id", "remsvc", "raw-host", None))
+    env = {**deployment["env"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}
+    proc = console(env, "list", "--airflow")
+    assert proc.returncode == 3
+    rows = table_rows(proc.stdout)
+    assert "remsvc_db" in rows and "remsvc_bad_extra" not in rows
+    assert rows["raw␛]0;owned␇id"][1] == "raw-host:50051"
+    assert "\x1b" not in proc.stdout + proc.stderr and "\x07" not in proc.stdout + proc.stderr
+    bad = ("remsvc-console conn: connection 'remsvc_bad_extra' (metadata DB (via Airflow)): Airflow cannot read it: "
+           "ValueError: Encountered non-JSON in `extra` field")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("remsvc-console conn:")]
+    assert len(errors) == 1 and errors[0].startswith(bad)
+    shown = console(env, "show", "remsvc_bad_extra")
+    assert shown.returncode == 3
+    assert shown.stderr.startswith(bad) and len(shown.stderr.strip().splitlines()) == 1
