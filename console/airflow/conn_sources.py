@@ -20,6 +20,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 _GLOB_CHARS = set("*?[")
 DB_SOURCE = "metadata DB (via Airflow)"
 DB_UNLISTED = "metadata DB"
+TEAM_UNLISTED = f"{DB_UNLISTED} connections of team "
 
 
 def resolve_connection(
@@ -97,13 +99,23 @@ def scan_with_airflow(
     native, errors = sources.scan()
     found = {c.conn_id: c for c in native}
     try:
-        added, bad, problems = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
+        db = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
     except AirflowResolveError as exc:
         return ConnectionScan(native, errors, sources.file, sources.unlisted()), [str(exc)]
-    found.update((c.conn_id, c) for c in added)
-    unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED]
+    found.update((c.conn_id, c) for c in db.connections)
+    unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED] + db.unlisted
     connections = sorted(found.values(), key=lambda c: c.conn_id)
-    return ConnectionScan(connections, errors + bad, sources.file, unlisted), problems
+    return ConnectionScan(connections, errors + db.errors, sources.file, unlisted), db.problems
+
+
+@dataclass
+class AirflowScan:
+    """What Airflow adds to a listing: connections, unreadable ones, one-line problems, parts not listed."""
+
+    connections: list[ResolvedConnection] = field(default_factory=list)
+    errors: list[MalformedConnection] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
 
 
 def list_connections(**kwargs) -> list[ResolvedConnection]:
@@ -300,12 +312,13 @@ class Sources:
             out[conn_id] = self._from_airflow(conn_id, answer)
         return out
 
-    def scan_airflow(self, listed: Iterable[str]) -> tuple[list[ResolvedConnection], list[MalformedConnection], list[str]]:
+    def scan_airflow(self, listed: Iterable[str]) -> AirflowScan:
         """The DB's ids that native sources do not answer for, each as Airflow's lookup resolves it.
 
         ``listed`` ids are kept from the native scan unless a backend only Airflow reads comes first
-        (then ``native`` is not authoritative and Airflow is asked for them too). Raises
-        AirflowResolveError when Airflow cannot be found, started or cannot list the DB.
+        (then ``native`` is not authoritative and Airflow is asked for them too). Ids a team owns are
+        named as not listed: Airflow gives them only to that team's DAGs. Raises AirflowResolveError
+        when Airflow cannot be found or started, or cannot list the DB.
         """
         from .via_airflow import AirflowFailed, AirflowUnavailable, find_airflow_python, list_airflow
 
@@ -318,21 +331,24 @@ class Sources:
             raise AirflowResolveError(f"metadata DB not listed: {exc}") from None
         if listing.db_error is not None:
             raise AirflowResolveError(f"metadata DB not listed: {listing.db_error}")
-        added: list[ResolvedConnection] = []
-        errors: list[MalformedConnection] = []
-        problems = [f"connection {conn_id!r}: {why}" for conn_id, why in sorted(listing.denied.items())]
+        out = AirflowScan(problems=[f"connection {i!r}: {why}" for i, why in sorted(listing.denied.items())])
+        by_team: dict[str, list[str]] = {}
         for conn_id in listing.db_ids:
             answer = listing.answers.get(conn_id)
-            if answer is None:
+            if conn_id in listing.teams and conn_id not in skip:
+                by_team.setdefault(listing.teams[conn_id], []).append(conn_id)
+            elif answer is None:
                 continue
-            if answer.fields is None and answer.unreadable is None:
-                problems.append(f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)")
-                continue
-            try:
-                added.append(self._from_airflow(conn_id, answer))
-            except MalformedConnection as exc:
-                errors.append(exc)
-        return added, errors, problems
+            elif answer.fields is None and answer.unreadable is None:
+                out.problems.append(f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)")
+            else:
+                try:
+                    out.connections.append(self._from_airflow(conn_id, answer))
+                except MalformedConnection as exc:
+                    out.errors.append(exc)
+        for team, ids in sorted(by_team.items()):
+            out.unlisted.append(f"{TEAM_UNLISTED}{team}: {', '.join(ids)} (only that team's DAGs get them)")
+        return out
 
     def _from_airflow(self, conn_id: str, answer: AirflowAnswer) -> ResolvedConnection:
         source = _airflow_source(answer.backend or "", conn_id)

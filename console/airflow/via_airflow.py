@@ -101,13 +101,15 @@ def ask_airflow(conn_ids: Iterable[str], *, env: Mapping[str, str] | None = None
 class AirflowListing:
     """The metadata DB's connection ids and, for each not skipped, what Airflow's lookup answered.
 
-    ``denied`` maps ids a backend refused to the refusal; ``db_error`` says why the DB could not be
-    listed (then ``db_ids`` is empty).
+    ``teams`` maps ids a team owns to the team (Airflow gives those only to that team's DAGs, so they
+    are not looked up); ``denied`` maps ids a backend refused to the refusal; ``db_error`` says why
+    the DB could not be listed (then ``db_ids`` is empty).
     """
 
     db_ids: list[str]
     answers: dict[str, AirflowAnswer] = field(default_factory=dict)
     denied: dict[str, str] = field(default_factory=dict)
+    teams: dict[str, str] = field(default_factory=dict)
     db_error: str | None = None
 
 
@@ -129,7 +131,7 @@ def list_airflow(skip: Iterable[str], *, env: Mapping[str, str] | None = None, p
                 continue
             _CACHE[(python, fingerprint, conn_id)] = raw
             answers[conn_id] = _answer(conn_id, raw)
-    return AirflowListing(list(reply.get("db_ids", [])), answers, denied)
+    return AirflowListing(list(reply.get("db_ids", [])), answers, denied, dict(reply.get("db_teams", {})))
 
 
 def forget() -> None:

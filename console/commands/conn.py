@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..airflow.conn_model import ENV_PREFIX, FILE_ENV_VAR, MASK, ConnectionLookupError, ResolvedConnection
 from ..airflow.conn_render import describe, mask_extras, masked_uri, secrets_of
-from ..airflow.conn_sources import DB_UNLISTED, resolve_connection, scan_connections, scan_with_airflow
+from ..airflow.conn_sources import DB_UNLISTED, TEAM_UNLISTED, resolve_connection, scan_connections, scan_with_airflow
 from ..remsvc.report import EXIT_CONNECTION_CONFIG, EXIT_OK, EXIT_USAGE
 from ..safetext import inert
 
@@ -29,7 +29,8 @@ sources, in the order Airflow's Connection.get_connection_from_secrets searches 
 `list` shows 1 (local files), 2 and 3; `show ID` searches all four. Each says where a connection came from.
 `list --airflow` also lists 4: it starts Airflow once (seconds) to read the DB's connection ids and
 resolves each in Airflow's order (1, 2, then the DB), as `show ID` would; ids already listed are kept.
-A remote secrets backend (Vault, AWS, ...) cannot be enumerated: its connections are shown by `show ID`.
+A remote secrets backend (Vault, AWS, ...) cannot be enumerated: its connections are shown by `show ID`;
+DB connections a team owns are named as not listed (only that team's DAGs get them).
 
 channel rules (the RemSvc provider hook's): TLS when bool(use_ssl), so any non-empty string, "false"
 included, means TLS; port `port or 50051`; bearer_token sent when non-empty.
@@ -114,11 +115,24 @@ def list_main(args: argparse.Namespace) -> int:
         where = f"{ENV_PREFIX}* variables{file_part}{db_part}"
         _write(sys.stderr, _safe(f"no connections found in {where}"), secrets)
     if not args.json and scan.unlisted:
-        unlisted = [f"{u} (--airflow lists it)" if u == DB_UNLISTED and not args.airflow else u for u in scan.unlisted]
-        _write(sys.stderr, _safe(f"not listed (resolved by id with conn show ID): {', '.join(unlisted)}"), secrets)
+        _write(sys.stderr, _safe(_not_listed(scan.unlisted, args.airflow)), secrets)
     for error in errors:
         _error(error, secrets)
     return EXIT_CONNECTION_CONFIG if errors else EXIT_OK
+
+
+def _not_listed(labels: list[str], airflow: bool) -> str:
+    """One line naming each source the list leaves out, with how to see its connections."""
+    parts = []
+    for label in labels:
+        if label == DB_UNLISTED:
+            how = "resolve one id with conn show ID" if airflow else "list it with --airflow, or resolve one id with conn show ID"
+            parts.append(f"{label} ({how})")
+        elif label.startswith(TEAM_UNLISTED):
+            parts.append(label)
+        else:
+            parts.append(f"{label} (cannot be enumerated, resolve one id with conn show ID)")
+    return f"not listed: {'; '.join(parts)}"
 
 
 def show_main(args: argparse.Namespace) -> int:

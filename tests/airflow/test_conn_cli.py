@@ -150,7 +150,7 @@ def test_list_without_airflow_names_the_db_as_not_listed_and_suggests_airflow():
     proc = run("list", env_vars=ENV)
     assert proc.returncode == 0
     assert proc.stderr.strip().splitlines()[-1] == (
-        "not listed (resolved by id with conn show ID): metadata DB (--airflow lists it)")
+        "not listed: metadata DB (list it with --airflow, or resolve one id with conn show ID)")
 
 
 def test_list_airflow_when_airflow_is_off_lists_native_ones_then_the_reason_and_exits_3():
@@ -159,7 +159,7 @@ def test_list_airflow_when_airflow_is_off_lists_native_ones_then_the_reason_and_
     assert_no_secret(proc)
     assert sorted(line.split()[0] for line in proc.stdout.splitlines()[1:]) == ["remsvc_default", "remsvc_plain", "remsvc_tls"]
     assert proc.stderr.strip().splitlines()[-2:] == [
-        "not listed (resolved by id with conn show ID): metadata DB",
+        "not listed: metadata DB (resolve one id with conn show ID)",
         "remsvc-console conn: metadata DB not listed: Airflow lookups are off (airflow_python: off)",
     ]
     data = json.loads(run("list", "--airflow", "--json", env_vars=ENV).stdout)

@@ -77,7 +77,7 @@ def deployment(tmp_path_factory):
     backend_dir = root / "backend"
     backend_dir.mkdir()
     (backend_dir / "shadow_backend_for_tests.py").write_text(BACKEND)
-    yield {"env": {**env, **ENV_CONNECTIONS}, "root": root, "db": home / "airflow.db", "python": env["REMSVC_CONSOLE_AIRFLOW_PYTHON"],
+    yield {"env": {**env, **ENV_CONNECTIONS}, "root": root, "db": home / "airflow.db", "airflow": str(install.airflow), "python": env["REMSVC_CONSOLE_AIRFLOW_PYTHON"],
            "backend_dir": backend_dir}
 
 
@@ -162,7 +162,8 @@ def test_a_backend_before_the_db_answers_for_its_ids_and_is_still_not_listed(dep
     assert data["not_listed"] == ["[secrets] backend ShadowBackend"]
     table = console(env, "list", "--airflow")
     assert table.returncode == 0
-    assert table.stderr.strip().splitlines()[-1] == "not listed (resolved by id with conn show ID): [secrets] backend ShadowBackend"
+    assert table.stderr.strip().splitlines()[-1] == (
+        "not listed: [secrets] backend ShadowBackend (cannot be enumerated, resolve one id with conn show ID)")
 
 
 @pytest.mark.parametrize("database", ["uninitialised", "unreachable"])
@@ -179,7 +180,7 @@ def test_a_db_that_cannot_be_listed_is_one_clear_line_and_native_ones_are_still_
     assert len(errors) == 1, proc.stderr
     assert errors[0].startswith("remsvc-console conn: metadata DB not listed: Airflow (")
     assert reason in errors[0]
-    assert "not listed (resolved by id with conn show ID): metadata DB" in proc.stderr
+    assert "not listed: metadata DB (resolve one id with conn show ID)" in proc.stderr
     data = json.loads(console(env, "list", "--airflow", "--json").stdout)
     assert data["not_listed"] == ["metadata DB"] and len(data["errors"]) == 1 and reason in data["errors"][0]
 
@@ -206,3 +207,22 @@ def test_rows_airflow_cannot_read_are_errors_and_the_rest_is_listed(deployment, 
     shown = console(env, "show", "remsvc_bad_extra")
     assert shown.returncode == 3
     assert shown.stderr.startswith(bad) and len(shown.stderr.strip().splitlines()) == 1
+
+
+def test_connections_of_a_team_are_named_as_not_listed(deployment, tmp_path):
+    db = tmp_path / "airflow.db"
+    shutil.copy(deployment["db"], db)
+    env = {**deployment["env"], "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{db}"}
+    to_import = tmp_path / "team.json"
+    to_import.write_text(json.dumps({"remsvc_team": {"conn_type": "remsvc", "host": "team-host", "team_name": "team_ops",
+                                                     "extra": json.dumps({"bearer_token": TOKEN})}}))
+    for args in (["teams", "create", "team_ops"], ["connections", "import", str(to_import)]):
+        proc = subprocess.run([deployment["airflow"], *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+    proc = console(env, "list", "--airflow")
+    assert proc.returncode == 0, proc.stderr
+    assert "remsvc_team" not in table_rows(proc.stdout) and "remsvc_db" in table_rows(proc.stdout)
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "not listed: metadata DB connections of team team_ops: remsvc_team (only that team's DAGs get them)")
+    data = json.loads(console(env, "list", "--airflow", "--json").stdout)
+    assert data["not_listed"] == ["metadata DB connections of team team_ops: remsvc_team (only that team's DAGs get them)"]
