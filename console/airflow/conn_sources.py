@@ -322,8 +322,9 @@ class Sources:
         """
         from .via_airflow import AirflowFailed, AirflowUnavailable, find_airflow_python, list_airflow
 
+        kept = set(listed)
         remote_first = self.backend is not None and not self.backend.is_local_filesystem
-        skip = set() if remote_first else set(listed)
+        skip = set() if remote_first else kept
         try:
             python = find_airflow_python(self.env, self.airflow_python)
             listing = list_airflow(skip, env=self.env, python=python)
@@ -335,7 +336,7 @@ class Sources:
         by_team: dict[str, list[str]] = {}
         for conn_id in listing.db_ids:
             answer = listing.answers.get(conn_id)
-            if conn_id in listing.teams and conn_id not in skip:
+            if conn_id in listing.teams and conn_id not in kept:
                 by_team.setdefault(listing.teams[conn_id], []).append(conn_id)
             elif answer is None:
                 continue
