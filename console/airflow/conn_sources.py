@@ -11,7 +11,8 @@ its own connections file (``--connections-file``) before the DB:
 4. the metadata DB, through Airflow.
 
 "Not found" names every source tried and what was unavailable. Globs and ``conn list`` see the
-sources that can be listed without Airflow (1 when local, 2, 3).
+sources that can be listed without Airflow (1 when local, 2, 3); ``scan_with_airflow`` adds the
+metadata DB's ids, each resolved by Airflow in its own order (a remote backend still cannot be listed).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..remsvc.model import Target
 from .conn_files import FileEntry, FileFormatError, read_entries
@@ -34,12 +37,18 @@ from .conn_model import (
     ConnWarning,
     MalformedConnection,
     ResolvedConnection,
+    malformed,
 )
 from .conn_parse import FILE_FORM_KEYS, from_fields, parse_connection_value
 from .secrets_backend import SecretsBackend, configured_backend
 
+if TYPE_CHECKING:
+    from .via_airflow import AirflowAnswer
+
 _GLOB_CHARS = set("*?[")
 DB_SOURCE = "metadata DB (via Airflow)"
+DB_UNLISTED = "metadata DB"
+TEAM_UNLISTED = f"{DB_UNLISTED} connections of team "
 
 
 def resolve_connection(
@@ -71,6 +80,42 @@ def scan_connections(
         wanted = set(conn_types)
         connections = [c for c in connections if c.conn_type in wanted]
     return ConnectionScan(connections, errors, sources.file, sources.unlisted())
+
+
+def scan_with_airflow(
+    *,
+    env: Mapping[str, str] | None = None,
+    connections_file: str | os.PathLike[str] | None = None,
+    airflow_python: str | None = None,
+) -> tuple[ConnectionScan, list[str]]:
+    """``scan_connections`` plus every id in the metadata DB, resolved as Airflow resolves it, in one child.
+
+    An id the listable sources already answer for keeps that answer (the one ``resolve_connection``
+    gives); the others show what Airflow's lookup returned and from which backend. The second item
+    holds one line per problem: Airflow unavailable or failing, the DB not listable (the native
+    connections are still there, and the DB stays in ``unlisted``), an id a backend refused.
+    """
+    sources = Sources(env, connections_file, airflow_python=airflow_python)
+    native, errors = sources.scan()
+    found = {c.conn_id: c for c in native}
+    try:
+        db = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
+    except AirflowResolveError as exc:
+        return ConnectionScan(native, errors, sources.file, sources.unlisted()), [str(exc)]
+    found.update((c.conn_id, c) for c in db.connections)
+    unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED] + db.unlisted
+    connections = sorted(found.values(), key=lambda c: c.conn_id)
+    return ConnectionScan(connections, errors + db.errors, sources.file, unlisted), db.problems
+
+
+@dataclass
+class AirflowScan:
+    """What Airflow adds to a listing: connections, unreadable ones, one-line problems, parts not listed."""
+
+    connections: list[ResolvedConnection] = field(default_factory=list)
+    errors: list[MalformedConnection] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
 
 
 def list_connections(**kwargs) -> list[ResolvedConnection]:
@@ -182,7 +227,7 @@ class Sources:
 
     def unlisted(self) -> list[str]:
         """Sources that hold connections ``conn list`` cannot show without Airflow."""
-        out = [DB_SOURCE.replace(" (via Airflow)", "")]
+        out = [DB_UNLISTED]
         if self.backend is not None and not self.backend.is_local_filesystem:
             out.insert(0, self.backend.label)
         return out
@@ -262,13 +307,57 @@ class Sources:
         out = {}
         for conn_id in conn_ids:
             answer = answers[conn_id]
-            if answer.fields is None:
+            if answer.fields is None and answer.unreadable is None:
                 raise ConnectionNotFound(self._not_found(conn_id, answer.tried, None), conn_id=conn_id)
-            source = _airflow_source(answer.backend or "", conn_id)
-            conn = from_fields(conn_id, _fields(answer.fields), source=source, allowed=FILE_FORM_KEYS, normalize=False)
-            conn.warnings = lint_connection(conn)
-            out[conn_id] = conn
+            out[conn_id] = self._from_airflow(conn_id, answer)
         return out
+
+    def scan_airflow(self, listed: Iterable[str]) -> AirflowScan:
+        """The DB's ids that native sources do not answer for, each as Airflow's lookup resolves it.
+
+        ``listed`` ids are kept from the native scan unless a backend only Airflow reads comes first
+        (then ``native`` is not authoritative and Airflow is asked for them too). Ids a team owns are
+        named as not listed: Airflow gives them only to that team's DAGs. Raises AirflowResolveError
+        when Airflow cannot be found or started, or cannot list the DB.
+        """
+        from .via_airflow import AirflowFailed, AirflowUnavailable, find_airflow_python, list_airflow
+
+        kept = set(listed)
+        remote_first = self.backend is not None and not self.backend.is_local_filesystem
+        skip = set() if remote_first else kept
+        try:
+            python = find_airflow_python(self.env, self.airflow_python)
+            listing = list_airflow(skip, env=self.env, python=python)
+        except (AirflowUnavailable, AirflowFailed) as exc:
+            raise AirflowResolveError(f"metadata DB not listed: {exc}") from None
+        if listing.db_error is not None:
+            raise AirflowResolveError(f"metadata DB not listed: {listing.db_error}")
+        out = AirflowScan(problems=[f"connection {i!r}: {why}" for i, why in sorted(listing.denied.items())])
+        by_team: dict[str, list[str]] = {}
+        for conn_id in listing.db_ids:
+            answer = listing.answers.get(conn_id)
+            if conn_id in listing.teams and conn_id not in kept:
+                by_team.setdefault(listing.teams[conn_id], []).append(conn_id)
+            elif answer is None:
+                continue
+            elif answer.fields is None and answer.unreadable is None:
+                out.problems.append(f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)")
+            else:
+                try:
+                    out.connections.append(self._from_airflow(conn_id, answer))
+                except MalformedConnection as exc:
+                    out.errors.append(exc)
+        for team, ids in sorted(by_team.items()):
+            out.unlisted.append(f"{TEAM_UNLISTED}{team}: {', '.join(ids)} (only that team's DAGs get them)")
+        return out
+
+    def _from_airflow(self, conn_id: str, answer: AirflowAnswer) -> ResolvedConnection:
+        source = _airflow_source(answer.backend or "", conn_id)
+        if answer.unreadable is not None:
+            raise malformed(conn_id, source, f"Airflow cannot read it: {answer.unreadable}")
+        conn = from_fields(conn_id, _fields(answer.fields), source=source, allowed=FILE_FORM_KEYS, normalize=False)
+        conn.warnings = lint_connection(conn)
+        return conn
 
     def _without_airflow(self, conn_ids: list[str], unavailable: str) -> dict[str, ResolvedConnection]:
         """Airflow cannot be asked: a backend only Airflow reads is skipped, with a warning on what is found."""

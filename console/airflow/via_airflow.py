@@ -4,8 +4,9 @@ Airflow is found, in this order: the ``airflow_python`` setting (``REMSVC_CONSOL
 ``off`` disables lookups), Airflow importable in the console's own interpreter, the interpreter
 behind an ``airflow`` executable on PATH. ``airflow_child.py.in`` (Python for that interpreter only,
 hence not a module of this package) runs there in a child process; connection ids go in on stdin
-and fields (secrets included) come back on the stdout pipe, never through argv, files or logs. Airflow takes seconds to import, so each id is asked at most once per
-console run and the answers stay in this process's memory.
+and fields (secrets included) come back on the stdout pipe, never through argv, files or logs. Airflow
+takes seconds to import, so each id is asked at most once per console run and the answers stay in
+this process's memory; listing the metadata DB asks for the ids and their answers in the same child.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ class AirflowFailed(Exception):
 
 @dataclass(frozen=True)
 class AirflowAnswer:
-    """What Airflow said about one id: the backend that had it and its fields, or what each backend said."""
+    """What Airflow said about one id: the backend that had it and its fields, or what each backend said.
+
+    ``unreadable`` is set (and ``fields`` is None) when a backend has the id but Airflow cannot read
+    its stored value.
+    """
 
     conn_id: str
     backend: str | None = None
     fields: dict[str, Any] | None = field(default=None, repr=False)
     tried: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: str | None = None
 
 
 def find_airflow_python(env: Mapping[str, str] | None = None, configured: str | None = None) -> str:
@@ -80,15 +86,52 @@ def ask_airflow(conn_ids: Iterable[str], *, env: Mapping[str, str] | None = None
     with _LOCK:
         missing = [i for i in ids if (python, fingerprint, i) not in _CACHE]
         if missing:
-            for conn_id, raw in _run_child(python, missing, env).items():
+            for conn_id, raw in _run_child(python, {"ids": missing}, env).get("results", {}).items():
                 _CACHE[(python, fingerprint, conn_id)] = raw
         raws = {i: _CACHE[(python, fingerprint, i)] for i in ids}
     answers = {}
     for conn_id, raw in raws.items():
         if "denied" in raw:
             raise AirflowFailed(raw["denied"])
-        answers[conn_id] = AirflowAnswer(conn_id, raw.get("backend"), raw.get("fields"), list(raw.get("tried", [])))
+        answers[conn_id] = _answer(conn_id, raw)
     return answers
+
+
+@dataclass(frozen=True)
+class AirflowListing:
+    """The metadata DB's connection ids and, for each not skipped, what Airflow's lookup answered.
+
+    ``teams`` maps ids a team owns to the team (Airflow gives those only to that team's DAGs, so they
+    are not looked up); ``denied`` maps ids a backend refused to the refusal; ``db_error`` says why
+    the DB could not be listed (then ``db_ids`` is empty).
+    """
+
+    db_ids: list[str]
+    answers: dict[str, AirflowAnswer] = field(default_factory=dict)
+    denied: dict[str, str] = field(default_factory=dict)
+    teams: dict[str, str] = field(default_factory=dict)
+    db_error: str | None = None
+
+
+def list_airflow(skip: Iterable[str], *, env: Mapping[str, str] | None = None, python: str) -> AirflowListing:
+    """List the DB's connection ids and look up each one not in ``skip``, in one child.
+
+    The answers are remembered like those of ``ask_airflow``; the listing itself is not (the DB changes).
+    """
+    env = dict(os.environ if env is None else env)
+    fingerprint = _fingerprint(env)
+    reply = _run_child(python, {"ids": [], "list_db": True, "skip": sorted(set(skip))}, env)
+    if "db_error" in reply:
+        return AirflowListing([], db_error=f"Airflow ({python}) cannot list the metadata DB: {reply['db_error']}")
+    answers, denied = {}, {}
+    with _LOCK:
+        for conn_id, raw in reply.get("results", {}).items():
+            if "denied" in raw:
+                denied[conn_id] = raw["denied"]
+                continue
+            _CACHE[(python, fingerprint, conn_id)] = raw
+            answers[conn_id] = _answer(conn_id, raw)
+    return AirflowListing(list(reply.get("db_ids", [])), answers, denied, dict(reply.get("db_teams", {})))
 
 
 def forget() -> None:
@@ -97,11 +140,16 @@ def forget() -> None:
         _CACHE.clear()
 
 
-def _run_child(python: str, ids: list[str], env: dict[str, str]) -> dict[str, dict[str, Any]]:
+def _answer(conn_id: str, raw: dict[str, Any]) -> AirflowAnswer:
+    return AirflowAnswer(conn_id, raw.get("backend"), raw.get("fields"), list(raw.get("tried", [])), raw.get("unreadable"))
+
+
+def _run_child(python: str, request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """The child's reply to ``request``; AirflowFailed when it gave none or could not load Airflow."""
     code = _CHILD.read_text(encoding="utf-8")
     try:
         proc = subprocess.run(
-            [python, "-c", code], input=json.dumps({"ids": ids}), capture_output=True, text=True,
+            [python, "-c", code], input=json.dumps(request), capture_output=True, text=True,
             env=env, timeout=TIMEOUT_S, start_new_session=True,
         )
     except subprocess.TimeoutExpired:
@@ -117,7 +165,7 @@ def _run_child(python: str, ids: list[str], env: dict[str, str]) -> dict[str, di
         raise AirflowFailed(f"Airflow ({python}) failed (exit {proc.returncode}): {tail[0][:200]}")
     if "error" in reply:
         raise AirflowFailed(f"Airflow ({python}): {reply['error']}")
-    return reply.get("results", {})
+    return reply
 
 
 def _setting(env: Mapping[str, str]) -> str | None:

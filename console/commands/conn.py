@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..airflow.conn_model import ENV_PREFIX, FILE_ENV_VAR, MASK, ConnectionLookupError, ResolvedConnection
 from ..airflow.conn_render import describe, mask_extras, masked_uri, secrets_of
-from ..airflow.conn_sources import resolve_connection, scan_connections
+from ..airflow.conn_sources import DB_UNLISTED, TEAM_UNLISTED, resolve_connection, scan_connections, scan_with_airflow
 from ..remsvc.report import EXIT_CONNECTION_CONFIG, EXIT_OK, EXIT_USAGE
 from ..safetext import inert
 
@@ -27,6 +27,10 @@ sources, in the order Airflow's Connection.get_connection_from_secrets searches 
   4  Airflow's metadata DB, through Airflow (airflow_python setting or $REMSVC_CONSOLE_AIRFLOW_PYTHON,
      else Airflow importable here, else the python behind `airflow` on PATH)
 `list` shows 1 (local files), 2 and 3; `show ID` searches all four. Each says where a connection came from.
+`list --airflow` also lists 4: it starts Airflow once (seconds) to read the DB's connection ids and
+resolves each in Airflow's order (1, 2, then the DB), as `show ID` would; ids already listed are kept.
+A remote secrets backend (Vault, AWS, ...) cannot be enumerated: its connections are shown by `show ID`;
+DB connections a team owns are named as not listed (only that team's DAGs get them).
 
 channel rules (the RemSvc provider hook's): TLS when bool(use_ssl), so any non-empty string, "false"
 included, means TLS; port `port or 50051`; bearer_token sent when non-empty.
@@ -35,6 +39,7 @@ exit status:
   0  resolved (warnings, if any, are printed to stderr)
   2  usage error
   3  connection not found, or malformed (unreadable variable or connections file), or Airflow failed
+     (with --airflow: Airflow not found or off, or the DB could not be listed; the rest is still listed)
 """
 
 
@@ -49,7 +54,16 @@ def register(subparsers) -> None:
     parser.set_defaults(func=lambda args: _usage(parser))
     actions = parser.add_subparsers(dest="conn_command", metavar="ACTION")
 
-    listing = actions.add_parser("list", help="every connection: address, TLS, token set, source, warnings")
+    listing = actions.add_parser(
+        "list", help="every connection: address, TLS, token set, source, warnings",
+        description="List connections from the local [secrets] backend file, AIRFLOW_CONN_* variables and the "
+                    "connections file. --airflow adds the metadata DB: Airflow is started once (seconds) and "
+                    "resolves each DB id in its own order, so a row is what a DAG gets for that id. A remote "
+                    "secrets backend cannot be enumerated; conn show ID finds its connections.",
+    )
+    listing.add_argument("--airflow", action="store_true",
+                         help="also list the metadata DB's connections, each resolved in Airflow's order "
+                              "(starts Airflow once: takes seconds; a remote secrets backend still cannot be listed)")
     _common(listing)
     listing.set_defaults(func=list_main)
 
@@ -73,12 +87,15 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def list_main(args: argparse.Namespace) -> int:
     try:
-        scan = scan_connections(connections_file=args.connections_file)
+        if args.airflow:
+            scan, problems = scan_with_airflow(connections_file=args.connections_file)
+        else:
+            scan, problems = scan_connections(connections_file=args.connections_file), []
     except ConnectionLookupError as exc:
         _error(str(exc), ())
         return EXIT_CONNECTION_CONFIG
     secrets = _secrets_of(scan.connections)
-    errors = [str(e) for e in scan.errors]
+    errors = [str(e) for e in scan.errors] + problems
     if args.json:
         payload = {
             "connections": [describe(c) for c in scan.connections],
@@ -94,13 +111,28 @@ def list_main(args: argparse.Namespace) -> int:
             _write(sys.stderr, f"{len(flagged)} connection(s) with warnings: see remsvc-console conn show ID", secrets)
     else:
         file_part = f" and {scan.file}" if scan.file else f" (no connections file; --connections-file or {FILE_ENV_VAR})"
-        where = f"{ENV_PREFIX}* variables{file_part}"
+        db_part = "" if DB_UNLISTED in scan.unlisted else ", metadata DB"
+        where = f"{ENV_PREFIX}* variables{file_part}{db_part}"
         _write(sys.stderr, _safe(f"no connections found in {where}"), secrets)
-    if not args.json:
-        _write(sys.stderr, _safe(f"not listed (resolved by id with conn show ID): {', '.join(scan.unlisted)}"), secrets)
+    if not args.json and scan.unlisted:
+        _write(sys.stderr, _safe(_not_listed(scan.unlisted, args.airflow)), secrets)
     for error in errors:
         _error(error, secrets)
     return EXIT_CONNECTION_CONFIG if errors else EXIT_OK
+
+
+def _not_listed(labels: list[str], airflow: bool) -> str:
+    """One line naming each source the list leaves out, with how to see its connections."""
+    parts = []
+    for label in labels:
+        if label == DB_UNLISTED:
+            how = "resolve one id with conn show ID" if airflow else "list it with --airflow, or resolve one id with conn show ID"
+            parts.append(f"{label} ({how})")
+        elif label.startswith(TEAM_UNLISTED):
+            parts.append(label)
+        else:
+            parts.append(f"{label} (cannot be enumerated, resolve one id with conn show ID)")
+    return f"not listed: {'; '.join(parts)}"
 
 
 def show_main(args: argparse.Namespace) -> int:

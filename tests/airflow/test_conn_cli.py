@@ -144,3 +144,43 @@ def test_conn_without_action_is_a_usage_error():
     proc = run()
     assert proc.returncode == 2
     assert "list or show" in proc.stderr
+
+
+def test_list_without_airflow_names_the_db_as_not_listed_and_suggests_airflow():
+    proc = run("list", env_vars=ENV)
+    assert proc.returncode == 0
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "not listed: metadata DB (list it with --airflow, or resolve one id with conn show ID)")
+
+
+def test_list_airflow_when_airflow_is_off_lists_native_ones_then_the_reason_and_exits_3():
+    proc = run("list", "--airflow", env_vars=ENV)
+    assert proc.returncode == 3
+    assert_no_secret(proc)
+    assert sorted(line.split()[0] for line in proc.stdout.splitlines()[1:]) == ["remsvc_default", "remsvc_plain", "remsvc_tls"]
+    assert proc.stderr.strip().splitlines()[-2:] == [
+        "not listed: metadata DB (resolve one id with conn show ID)",
+        "remsvc-console conn: metadata DB not listed: Airflow lookups are off (airflow_python: off)",
+    ]
+    data = json.loads(run("list", "--airflow", "--json", env_vars=ENV).stdout)
+    assert len(data["connections"]) == 3
+    assert data["not_listed"] == ["metadata DB"]
+    assert data["errors"] == ["metadata DB not listed: Airflow lookups are off (airflow_python: off)"]
+
+
+def test_list_airflow_when_airflow_is_not_found_says_what_to_set(tmp_path):
+    missing = tmp_path / "no-such-python"
+    proc = run("list", "--airflow", env_vars={**ENV, "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(missing)})
+    assert proc.returncode == 3
+    assert "remsvc_tls" in proc.stdout
+    assert f"metadata DB not listed: airflow_python '{missing}' is not an executable" in proc.stderr
+    shown = run("show", "remsvc_missing", env_vars={**ENV, "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(missing)})
+    assert shown.returncode == proc.returncode
+
+
+def test_list_airflow_with_no_native_connections_still_explains_itself(tmp_path):
+    proc = run("list", "--airflow", env_vars={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert proc.returncode == 3
+    assert proc.stdout == ""
+    assert "no connections found in AIRFLOW_CONN_* variables" in proc.stderr
+    assert "metadata DB not listed: Airflow lookups are off" in proc.stderr
