@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -162,10 +163,37 @@ def _run_child(python: str, request: dict[str, Any], env: dict[str, str]) -> dic
         reply = None
     if not isinstance(reply, dict):
         tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
-        raise AirflowFailed(f"Airflow ({python}) failed (exit {proc.returncode}): {tail[0][:200]}")
+        raise AirflowFailed(f"Airflow ({python}) failed (exit {proc.returncode}): {without_url_passwords(tail[0])[:200]}")
+    _scrub_errors(reply)
     if "error" in reply:
         raise AirflowFailed(f"Airflow ({python}): {reply['error']}")
     return reply
+
+
+# ``scheme://user:password@host``: a database or broker URL in an error Airflow raised (a config it
+# could not load, a DB it could not reach) would otherwise carry its password to the terminal.
+_URL_PASSWORD = re.compile(r"(\b[A-Za-z][\w+.-]*://[^\s:/@]*:)[^\s@]+@")
+
+
+def without_url_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` URL replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+def _scrub_errors(reply: dict[str, Any]) -> None:
+    """Remove URL passwords from every error text of a child's reply (never from connection fields)."""
+    for key in ("error", "db_error"):
+        if isinstance(reply.get(key), str):
+            reply[key] = without_url_passwords(reply[key])
+    for raw in (reply.get("results") or {}).values():
+        if not isinstance(raw, dict):
+            continue
+        for key in ("denied", "unreadable"):
+            if isinstance(raw.get(key), str):
+                raw[key] = without_url_passwords(raw[key])
+        for tried in raw.get("tried") or []:
+            if isinstance(tried, dict) and isinstance(tried.get("error"), str):
+                tried["error"] = without_url_passwords(tried["error"])
 
 
 def _setting(env: Mapping[str, str]) -> str | None:

@@ -226,3 +226,25 @@ def test_connections_of_a_team_are_named_as_not_listed(deployment, tmp_path):
         "not listed: metadata DB connections of team team_ops: remsvc_team (only that team's DAGs get them)")
     data = json.loads(console(env, "list", "--airflow", "--json").stdout)
     assert data["not_listed"] == ["metadata DB connections of team team_ops: remsvc_team (only that team's DAGs get them)"]
+
+
+LEAKY_BACKEND = '''\
+from airflow.secrets import BaseSecretsBackend
+
+
+class LeakyBackend(BaseSecretsBackend):
+    """Fails as a remote backend can, naming the URL it could not reach, password and all."""
+
+    def get_conn_value(self, conn_id, team_name=None):
+        raise ConnectionError("cannot reach https://svc:vault-url-pass-81f2@vault.internal:8200/v1")
+'''
+
+
+def test_a_url_password_in_an_error_airflow_reports_is_masked(deployment, tmp_path):
+    (tmp_path / "leaky_backend_for_tests.py").write_text(LEAKY_BACKEND)
+    env = {**deployment["env"], "PYTHONPATH": str(tmp_path),
+           "AIRFLOW__SECRETS__BACKEND": "leaky_backend_for_tests.LeakyBackend"}
+    proc = console(env, "show", "remsvc_nowhere")
+    assert proc.returncode == 3
+    assert "https://svc:***@vault.internal:8200/v1" in proc.stderr
+    assert "vault-url-pass-81f2" not in proc.stdout + proc.stderr
