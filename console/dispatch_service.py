@@ -234,7 +234,8 @@ class DispatchRun:
         """Run to the end, handing each event to ``on_event`` as it arrives, and return the outcome.
 
         The same path as iterating the run, without a queue between the streams and the caller:
-        for a caller that only reacts to events (``run``), each answer costs no extra task switch."""
+        for a caller that only reacts to events (``run``, the Dispatch pane), each answer costs no
+        extra task switch."""
         fan = self._open()
         if fan is None:
             return self.outcome

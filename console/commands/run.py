@@ -193,6 +193,7 @@ async def dispatch(targets: list[Target], commands: list[Command], options, args
 
     for signum in SIGNAL_EXIT:
         loop.add_signal_handler(signum, on_signal, signum)
+
     def on_event(event) -> None:
         if isinstance(event, StreamFinished) and event.error:
             note(event.error)
