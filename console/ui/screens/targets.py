@@ -93,7 +93,9 @@ class TargetPickerScreen(ModalScreen[list[KnownTarget] | None]):
 
     def _show_info(self) -> None:
         """Listing state and problems stay on top; the highlighted target's details follow."""
-        self.query_one("#picker-info", Static).update(Text("\n".join([*self._notes, *self._detail])))
+        lines = [*self._notes, *self._detail]
+        self.query_one("#picker-info", Static).update(Text("\n".join(lines)))
+        self.query_one("#dialog").set_class(len(lines) > 1, "-long-info")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.list_airflow is not None if action == "list_airflow" else True
