@@ -84,6 +84,7 @@ async def test_picker_lists_the_db_and_a_db_connection_becomes_the_target(airflo
 
         await pilot.press("down")
         assert "remsvc_db from metadata DB (via Airflow)" in screen_text(app)
+        assert_no_secret(app)
         await pilot.press("space", "ctrl+r")
         await wait_for(pilot, lambda: not isinstance(app.screen, TargetPickerScreen), what="picker closed")
         targets = app.dispatch_pane.targets
