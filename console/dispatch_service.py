@@ -486,14 +486,17 @@ class KnownTarget:
 
 
 class TargetCatalog:
-    """Airflow connections (environment and connections file) plus session-only targets such as DEMO."""
+    """Airflow connections (environment and connections file, the metadata DB on request) plus
+    session-only targets such as DEMO."""
 
     def __init__(
-        self, *, connections_file: Path | None = None, env: Mapping[str, str] | None = None, extra: Sequence[Target] = ()
+        self, *, connections_file: Path | None = None, env: Mapping[str, str] | None = None, extra: Sequence[Target] = (),
+        airflow_python: str | None = None,
     ):
         self.connections_file = connections_file
         self.env = env
         self.extra = [KnownTarget(t, "this session", ()) for t in extra]
+        self.airflow_python = airflow_python
 
     @staticmethod
     def _known(conn) -> KnownTarget:
@@ -508,9 +511,32 @@ class TargetCatalog:
             scan = scan_connections(env=self.env, connections_file=self.connections_file, conn_types=REMSVC_CONN_TYPES)
         except ConnectionLookupError as exc:
             return list(self.extra), [str(exc)]
+        return self._with_extra(scan.connections), [str(e) for e in scan.errors]
+
+    def scan_with_airflow(self) -> tuple[list[KnownTarget], list[str]]:
+        """``scan`` plus the metadata DB's RemSvc connections, each resolved by Airflow in its own order.
+
+        Starts one Airflow child (seconds): call it off the event loop. Problems (Airflow not found
+        or off, the DB not listable, an id Airflow refused, what stays unlisted) are one line each;
+        the connections the console reads itself are still returned when Airflow cannot answer.
+        """
+        from .airflow.conn_model import ConnectionLookupError
+        from .airflow.conn_sources import DB_UNLISTED, TEAM_UNLISTED, scan_with_airflow
+
+        try:
+            scan, problems = scan_with_airflow(env=self.env, connections_file=self.connections_file,
+                                               airflow_python=self.airflow_python)
+        except ConnectionLookupError as exc:
+            return list(self.extra), [str(exc)]
+        remsvc = [c for c in scan.connections if c.conn_type in REMSVC_CONN_TYPES]
+        unlisted = [f"not listed: {u}" if u.startswith(TEAM_UNLISTED) else f"not listed: {u} (cannot be enumerated)"
+                    for u in scan.unlisted if u != DB_UNLISTED]
+        return self._with_extra(remsvc), [str(e) for e in scan.errors] + problems + unlisted
+
+    def _with_extra(self, connections) -> list[KnownTarget]:
+        """Session targets first; a connection with the same name as one of them is left out."""
         taken = {k.target.name for k in self.extra}
-        known = list(self.extra) + [self._known(c) for c in scan.connections if c.conn_id not in taken]
-        return known, [str(e) for e in scan.errors]
+        return list(self.extra) + [self._known(c) for c in connections if c.conn_id not in taken]
 
     def resolve(self, patterns: Sequence[str]) -> list[KnownTarget]:
         """Ids and globs in order, without duplicates; raise TargetLookupError naming what failed."""

@@ -112,6 +112,7 @@ PICKER = [
     Binding("escape", "dismiss_picker", "Cancel", id="targets.cancel"),
     Binding("ctrl+a", "select_all", "Select all", id="targets.all"),
     Binding("ctrl+n", "select_none", "Select none", id="targets.none"),
+    Binding("ctrl+l", "list_airflow", "List Airflow DB", id="targets.airflow"),
 ]
 
 HISTORY = [

@@ -8,7 +8,6 @@ output may contain a token or password stored in the DB.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.airflow_db import fill_metadata_db
 from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
 
 pytestmark = pytest.mark.airflow
@@ -56,24 +56,8 @@ def deployment(tmp_path_factory):
     except AirflowUnavailable as exc:
         pytest.skip(f"Airflow cannot be installed here: {exc}")
     root = tmp_path_factory.mktemp("conn-list-airflow")
-    home = root / "airflow"
-    home.mkdir()
-    (home / "airflow.cfg").write_text(f"[core]\nload_examples = False\n\n[database]\nsql_alchemy_conn = sqlite:///{home / 'airflow.db'}\n")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(root),
-        "AIRFLOW_HOME": str(home),
-        "XDG_CONFIG_HOME": str(root / "config"),
-        "XDG_STATE_HOME": str(root / "state"),
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(install.venv / "bin" / "python"),
-    }
-    to_import = root / "connections.json"
-    to_import.write_text(json.dumps(DB_CONNECTIONS))
-    for args in (["db", "migrate"], ["connections", "import", str(to_import)]):
-        proc = subprocess.run([str(install.airflow), *args], capture_output=True, text=True, env=env, cwd=root, timeout=300)
-        assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
-    to_import.unlink()
+    env = fill_metadata_db(install, root, DB_CONNECTIONS)
+    home = Path(env["AIRFLOW_HOME"])
     backend_dir = root / "backend"
     backend_dir.mkdir()
     (backend_dir / "shadow_backend_for_tests.py").write_text(BACKEND)

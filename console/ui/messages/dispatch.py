@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from console.dispatch_service import DispatchOutcome, DispatchRun
+    from console.dispatch_service import DispatchOutcome, DispatchRun, KnownTarget
     from console.remsvc.model import Target
     from console.ui.dispatch_model import DispatchModel
 
@@ -87,3 +87,12 @@ class ResolveTargets(Message):
 
     names: list[str]
     replace: bool = False
+
+
+@dataclass
+class AirflowTargetsListed(Message):
+    """The target picker's listing through Airflow ended: every RemSvc target it found (the native
+    ones too) and one line per problem."""
+
+    known: list[KnownTarget]
+    problems: list[str]

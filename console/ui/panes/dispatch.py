@@ -560,7 +560,9 @@ class DispatchPane(Vertical):
 
         from console.ui.screens.targets import TargetPickerScreen
 
-        self.app.push_screen(TargetPickerScreen(known, {t.name for t in self.targets}, problems), chosen)
+        picker = TargetPickerScreen(known, {t.name for t in self.targets}, problems,
+                                    list_airflow=self.ctx.catalog.scan_with_airflow)
+        self.app.push_screen(picker, chosen)
 
     def action_history(self) -> None:
         try:
