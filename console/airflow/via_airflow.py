@@ -11,12 +11,14 @@ this process's memory; listing the metadata DB asks for the ids and their answer
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +33,9 @@ TIMEOUT_S = 90.0
 _CHILD = Path(__file__).with_name("airflow_child.py.in")
 _CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
 _LOCK = threading.Lock()
+_RUNNING: set[subprocess.Popen] = set()  # children being waited for, so quitting can stop them
+_RUNNING_LOCK = threading.Lock()
+_stopping = threading.Event()
 
 
 class AirflowUnavailable(Exception):
@@ -135,10 +140,26 @@ def list_airflow(skip: Iterable[str], *, env: Mapping[str, str] | None = None, p
     return AirflowListing(list(reply.get("db_ids", [])), answers, denied, dict(reply.get("db_teams", {})))
 
 
+def stop_children() -> None:
+    """Kill every Airflow child still running, with whatever it started: the console is quitting, and
+    the thread waiting for a child (up to ``TIMEOUT_S``) would otherwise hold the exit until it ends."""
+    _stopping.set()
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def forget() -> None:
     """Drop every remembered answer (a new run, or a test starting afresh)."""
     with _LOCK:
         _CACHE.clear()
+    _stopping.clear()
 
 
 def _answer(conn_id: str, raw: dict[str, Any]) -> AirflowAnswer:
@@ -149,20 +170,31 @@ def _run_child(python: str, request: dict[str, Any], env: dict[str, str]) -> dic
     """The child's reply to ``request``; AirflowFailed when it gave none or could not load Airflow."""
     code = _CHILD.read_text(encoding="utf-8")
     try:
-        proc = subprocess.run(
-            [python, "-c", code], input=json.dumps(request), capture_output=True, text=True,
-            env=env, timeout=TIMEOUT_S, start_new_session=True,
+        proc = subprocess.Popen(
+            [python, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise AirflowFailed(f"Airflow ({python}) did not answer within {TIMEOUT_S:.0f} s") from None
     except OSError as exc:
         raise AirflowFailed(f"cannot run Airflow's python {python}: {exc.strerror or exc}") from None
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
     try:
-        reply = json.loads(proc.stdout)
+        stdout, stderr = proc.communicate(json.dumps(request), timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        proc.communicate()
+        raise AirflowFailed(f"Airflow ({python}) did not answer within {TIMEOUT_S:.0f} s") from None
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+    if proc.returncode == -signal.SIGKILL and _stopping.is_set():
+        raise AirflowFailed(f"Airflow ({python}) stopped: the console is quitting")
+    try:
+        reply = json.loads(stdout)
     except ValueError:
         reply = None
     if not isinstance(reply, dict):
-        tail = [line for line in proc.stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+        tail = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
         raise AirflowFailed(f"Airflow ({python}) failed (exit {proc.returncode}): {without_url_passwords(tail[0])[:200]}")
     _scrub_errors(reply)
     if "error" in reply:

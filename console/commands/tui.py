@@ -175,6 +175,10 @@ async def run_app(app, service) -> None:
     finally:
         for signum in SIGNAL_EXIT:
             loop.remove_signal_handler(signum)
+        # An Airflow child still answering a lookup would hold the exit for up to its timeout.
+        via_airflow = sys.modules.get("console.airflow.via_airflow")
+        if via_airflow is not None:
+            via_airflow.stop_children()
         # A long stream still being prepared in a worker thread was journaled without streaming.
         why = f"{received[0].name} received ({SIGNAL_WHY[received[0]]})" if received else "console stopped"
         await asyncio.to_thread(service.shutdown, why)
