@@ -110,7 +110,8 @@ CONFIRM = [
 PICKER = [
     Binding("ctrl+r", "apply", "Use selection", id="targets.apply"),
     Binding("escape", "dismiss_picker", "Cancel", id="targets.cancel"),
-    Binding("ctrl+a", "select_all", "Select all", id="targets.all"),
+    # Priority: the glob field would take ctrl+a as "home", and the footer promises "Select all".
+    Binding("ctrl+a", "select_all", "Select all", id="targets.all", priority=True),
     Binding("ctrl+n", "select_none", "Select none", id="targets.none"),
     Binding("ctrl+l", "list_airflow", "List Airflow DB", id="targets.airflow"),
 ]

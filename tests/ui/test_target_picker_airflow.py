@@ -209,3 +209,18 @@ def test_picker_after_a_listing_snapshot_80x24(snap_compare, tmp_path):
     ctx = ConsoleContext(settings=Settings(journal_dir=tmp_path / "journal", theme="dark"), catalog=TargetCatalog(env=env),
                          clock=lambda: 1000.0, hostname="bastion", poll_status=False)
     assert snap_compare(ConsoleApp(ctx), terminal_size=(80, 24), run_before=picker_after_listing)
+
+
+async def test_select_all_and_none_work_from_the_glob_field_too(make_app):
+    app = make_app([], catalog=TargetCatalog(env={**ENV, "REMSVC_CONSOLE_AIRFLOW_PYTHON": "off"}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        picker = await open_picker(pilot)
+        field = picker.query_one("#pattern", Input)
+        field.focus()
+        await pilot.press(*"web", "left", "ctrl+a")
+        await pilot.pause()
+        assert sorted(choices(picker).selected) == sorted(option_names(picker))
+        assert field.value == "web" and field.cursor_position == 2, "the field's text and cursor are untouched"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert choices(picker).selected == []
