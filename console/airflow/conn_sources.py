@@ -102,10 +102,25 @@ def scan_with_airflow(
         db = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
     except AirflowResolveError as exc:
         return ConnectionScan(native, errors, sources.file, sources.unlisted()), [str(exc)]
+    if sources.file is not None:
+        _warn_file_shadows_db(native, f"file {sources.file}", set(db.db_ids))
     found.update((c.conn_id, c) for c in db.connections)
     unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED] + db.unlisted
     connections = sorted(found.values(), key=lambda c: c.conn_id)
     return ConnectionScan(connections, errors + db.errors, sources.file, unlisted), db.problems
+
+
+def _warn_file_shadows_db(connections: list[ResolvedConnection], file_source: str, db_ids: set[str]) -> None:
+    """The console's own connections file comes before the DB here, but Airflow never reads it: for
+    an id the DB also holds, the DAGs get the DB's connection, not the one the console shows."""
+    for conn in connections:
+        if conn.source == file_source and conn.conn_id in db_ids:
+            conn.warnings.append(ConnWarning(
+                "file_shadows_db",
+                "the metadata DB also holds this id, and Airflow's DAGs get that connection: the console's "
+                "connections file is not one Airflow reads",
+                "remove the id from one of them, or make the file Airflow's local-filesystem secrets backend",
+            ))
 
 
 @dataclass
@@ -116,6 +131,7 @@ class AirflowScan:
     errors: list[MalformedConnection] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    db_ids: list[str] = field(default_factory=list)
 
 
 def list_connections(**kwargs) -> list[ResolvedConnection]:
@@ -332,7 +348,8 @@ class Sources:
             raise AirflowResolveError(f"metadata DB not listed: {exc}") from None
         if listing.db_error is not None:
             raise AirflowResolveError(f"metadata DB not listed: {listing.db_error}")
-        out = AirflowScan(problems=[f"connection {i!r}: {why}" for i, why in sorted(listing.denied.items())])
+        out = AirflowScan(problems=[f"connection {i!r}: {why}" for i, why in sorted(listing.denied.items())],
+                          db_ids=list(listing.db_ids))
         by_team: dict[str, list[str]] = {}
         for conn_id in listing.db_ids:
             answer = listing.answers.get(conn_id)

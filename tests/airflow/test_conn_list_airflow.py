@@ -232,3 +232,16 @@ def test_a_url_password_in_an_error_airflow_reports_is_masked(deployment, tmp_pa
     assert proc.returncode == 3
     assert "https://svc:***@vault.internal:8200/v1" in proc.stderr
     assert "vault-url-pass-81f2" not in proc.stdout + proc.stderr
+
+
+def test_an_id_in_the_consoles_file_and_the_db_warns_that_dags_get_the_db_one(deployment, tmp_path):
+    own = tmp_path / "console-connections.json"
+    own.write_text(json.dumps({"remsvc_db": "remsvc://from-console-file:1", "remsvc_fileonly": "remsvc://only-here:2"}))
+    proc = console(deployment["env"], "list", "--airflow", "--json", "--connections-file", str(own))
+    assert proc.returncode == 0, proc.stderr
+    by_id = {c["conn_id"]: c for c in json.loads(proc.stdout)["connections"]}
+    assert (by_id["remsvc_db"]["host"], by_id["remsvc_db"]["source"]) == ("from-console-file", f"file {own}")
+    codes = {w["code"]: w["message"] for w in by_id["remsvc_db"]["warnings"]}
+    assert "DAGs get that connection" in codes["file_shadows_db"]
+    assert "file_shadows_db" not in {w["code"] for w in by_id["remsvc_fileonly"]["warnings"]}
+    assert all("file_shadows_db" not in {w["code"] for w in c["warnings"]} for c in by_id.values() if c["conn_id"] != "remsvc_db")
