@@ -97,17 +97,24 @@ def scan_with_airflow(
     """
     sources = Sources(env, connections_file, airflow_python=airflow_python)
     native, errors = sources.scan()
-    found = {c.conn_id: c for c in native}
     try:
-        db = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
+        connections, db = _with_db(sources, native, errors)
     except AirflowResolveError as exc:
         return ConnectionScan(native, errors, sources.file, sources.unlisted()), [str(exc)]
+    unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED] + db.unlisted
+    return ConnectionScan(connections, errors + db.errors, sources.file, unlisted), db.problems
+
+
+def _with_db(sources: Sources, native: list[ResolvedConnection],
+             errors: list[MalformedConnection]) -> tuple[list[ResolvedConnection], AirflowScan]:
+    """The native connections merged with the metadata DB's (one Airflow child), sorted by id, and
+    what Airflow added; raises AirflowResolveError when Airflow or the DB cannot answer."""
+    found = {c.conn_id: c for c in native}
+    db = sources.scan_airflow(found.keys() | {e.conn_id for e in errors if e.conn_id})
     if sources.file is not None:
         _warn_file_shadows_db(native, f"file {sources.file}", set(db.db_ids))
     found.update((c.conn_id, c) for c in db.connections)
-    unlisted = [u for u in sources.unlisted() if u != DB_UNLISTED] + db.unlisted
-    connections = sorted(found.values(), key=lambda c: c.conn_id)
-    return ConnectionScan(connections, errors + db.errors, sources.file, unlisted), db.problems
+    return sorted(found.values(), key=lambda c: c.conn_id), db
 
 
 def _warn_file_shadows_db(connections: list[ResolvedConnection], file_source: str, db_ids: set[str]) -> None:
@@ -132,6 +139,7 @@ class AirflowScan:
     problems: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
     db_ids: list[str] = field(default_factory=list)
+    unresolved: dict[str, str] = field(default_factory=dict)  # id -> its problem line
 
 
 def list_connections(**kwargs) -> list[ResolvedConnection]:
@@ -146,12 +154,14 @@ def match_connections(
     connections_file: str | os.PathLike[str] | None = None,
     conn_types: Iterable[str] | None = None,
     airflow_python: str | None = None,
+    globs_in_db: bool = False,
 ) -> list[ResolvedConnection]:
     """Expand ids and globs (``remsvc_web_*``) in order, without duplicates.
 
     A glob that matches nothing, or matches a connection that cannot be read, raises: a fan-out must
     not quietly lose a target. ``conn_types`` narrows what globs match; plain ids are taken as given
-    and resolved together, so Airflow is started at most once.
+    and resolved together. Globs match the listable sources, and with ``globs_in_db`` the metadata
+    DB too, each id as Airflow resolves it (one more Airflow child, started only for a glob).
     """
     sources = Sources(env, connections_file, airflow_python=airflow_python)
     patterns = list(patterns)
@@ -159,26 +169,39 @@ def match_connections(
     resolved = {c.conn_id: c for c in sources.resolve(plain)} if plain else {}
     wanted = set(conn_types) if conn_types is not None else None
     chosen: dict[str, ResolvedConnection] = {}
-    scanned: tuple[list[ResolvedConnection], list[MalformedConnection]] | None = None
+    scanned: tuple[list[ResolvedConnection], list[MalformedConnection], dict[str, str]] | None = None
     for pattern in patterns:
         if pattern in resolved:
             chosen.setdefault(pattern, resolved[pattern])
             continue
         if scanned is None:
-            scanned = sources.scan()
-        connections, errors = scanned
+            scanned = _scan_for_globs(sources, globs_in_db)
+        connections, errors, unresolved = scanned
         lowered = pattern.lower()
         for error in errors:
             if fnmatch.fnmatchcase((error.conn_id or "").lower(), lowered):
                 raise error
+        for conn_id, problem in unresolved.items():
+            if fnmatch.fnmatchcase(conn_id.lower(), lowered):
+                raise AirflowResolveError(problem)
         hits = [c for c in connections if fnmatch.fnmatchcase(c.conn_id.lower(), lowered)]
         if wanted is not None:
             hits = [c for c in hits if c.conn_type in wanted]
         if not hits:
-            raise ConnectionNotFound(f"no connection id matches {pattern!r} (searched {sources.listable()})")
+            searched = sources.listable() + ("; metadata DB (via Airflow)" if globs_in_db else "")
+            raise ConnectionNotFound(f"no connection id matches {pattern!r} (searched {searched})")
         for conn in hits:
             chosen.setdefault(conn.conn_id, conn)
     return list(chosen.values())
+
+
+def _scan_for_globs(sources: Sources, with_db: bool):
+    """What globs match: connections, unreadable ones, and DB ids Airflow would not resolve."""
+    native, errors = sources.scan()
+    if not with_db:
+        return native, errors, {}
+    connections, db = _with_db(sources, native, errors)
+    return connections, errors + db.errors, db.unresolved
 
 
 def needs_airflow(
@@ -348,8 +371,10 @@ class Sources:
             raise AirflowResolveError(f"metadata DB not listed: {exc}") from None
         if listing.db_error is not None:
             raise AirflowResolveError(f"metadata DB not listed: {listing.db_error}")
-        out = AirflowScan(problems=[f"connection {i!r}: {why}" for i, why in sorted(listing.denied.items())],
-                          db_ids=list(listing.db_ids))
+        out = AirflowScan(db_ids=list(listing.db_ids))
+        for conn_id, why in sorted(listing.denied.items()):
+            out.unresolved[conn_id] = f"connection {conn_id!r}: {why}"
+            out.problems.append(out.unresolved[conn_id])
         by_team: dict[str, list[str]] = {}
         for conn_id in listing.db_ids:
             answer = listing.answers.get(conn_id)
@@ -358,7 +383,8 @@ class Sources:
             elif answer is None:
                 continue
             elif answer.fields is None and answer.unreadable is None:
-                out.problems.append(f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)")
+                out.unresolved[conn_id] = f"{self._not_found(conn_id, answer.tried, None)} (the DB lists it)"
+                out.problems.append(out.unresolved[conn_id])
             else:
                 try:
                     out.connections.append(self._from_airflow(conn_id, answer))

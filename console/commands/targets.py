@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..airflow.conn_model import FILE_ENV_VAR, ConnectionLookupError
+from ..airflow.conn_model import FILE_ENV_VAR, ConnectionLookupError, ConnectionNotFound
 from ..airflow.conn_sources import match_connections
 from ..remsvc.model import Target
 from ..safetext import inert
@@ -24,15 +24,22 @@ def add_connection_arguments(parser: argparse.ArgumentParser, *, required: bool)
         "--connections-file", default=None, metavar="FILE",
         help=f"Airflow connections file (.yaml/.yml/.json/.env); default ${FILE_ENV_VAR}",
     )
+    parser.add_argument(
+        "--airflow", action="store_true",
+        help="let globs match Airflow's metadata DB too (starts Airflow once, which takes seconds)",
+    )
 
 
 def resolve_targets(args: argparse.Namespace, *, prog: str = "remsvc-console") -> list[Target] | None:
     """Targets for ``args.conn``, with warnings printed; None (after one clear line) when unresolvable."""
     try:
-        connections = match_connections(args.conn, connections_file=args.connections_file)
+        connections = match_connections(args.conn, connections_file=args.connections_file,
+                                        globs_in_db=args.airflow)
         targets = [conn.target for conn in connections]
     except ConnectionLookupError as exc:
         print(f"{prog}: {inert(str(exc), keep_newlines=False)}", file=sys.stderr)
+        if isinstance(exc, ConnectionNotFound) and not args.airflow and any(set("*?[") & set(p) for p in args.conn):
+            print(f"{prog}: globs search Airflow's metadata DB only with --airflow", file=sys.stderr)
         return None
     for conn in connections:
         for warning in conn.warnings:
