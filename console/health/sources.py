@@ -210,15 +210,17 @@ def heartbeat_thresholds(override: float | None = None, *, env: Mapping[str, str
 
 
 def resolve_targets(patterns: Sequence[str], *, env: Mapping[str, str] | None = None,
-                    connections_file: str | os.PathLike[str] | None = None) -> list[Target]:
-    """RemSvc targets for connection ids or globs, resolved exactly as the dispatch path resolves them."""
+                    connections_file: str | os.PathLike[str] | None = None, globs_in_db: bool = False) -> list[Target]:
+    """RemSvc targets for connection ids or globs, resolved exactly as the dispatch path resolves them
+    (``globs_in_db``: globs match Airflow's metadata DB too, as with ``run --airflow``)."""
     from ..airflow.conn_model import ConnectionLookupError
     from ..airflow.conn_sources import match_connections
 
     if not patterns:
         return []
     try:
-        return [c.target for c in match_connections(patterns, env=env, connections_file=connections_file)]
+        return [c.target for c in match_connections(patterns, env=env, connections_file=connections_file,
+                                                    globs_in_db=globs_in_db)]
     except ConnectionLookupError as exc:
         raise HealthConfigError(str(exc)) from None
 

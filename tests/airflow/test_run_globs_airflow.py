@@ -66,3 +66,11 @@ def test_airflow_off_is_one_clear_line(deployment):
     assert proc.returncode == 3
     assert proc.stderr.strip() == ("remsvc-console: metadata DB not listed: Airflow lookups are off "
                                    "(airflow_python: off)")
+
+
+def test_health_pings_the_db_connections_a_glob_matches_with_airflow(deployment):
+    proc = subprocess.run([sys.executable, "-m", "console", "health", "--conn", "remsvc_web_*", "--airflow",
+                           "--once", "--json"], capture_output=True, text=True, env=deployment["env"], timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    states = {r["conn_id"]: r["state"] for r in json.loads(proc.stdout)["remsvc"]}
+    assert states == {"remsvc_web_1": "up", "remsvc_web_2": "up"}
