@@ -541,19 +541,19 @@ class TargetCatalog:
     def resolve(self, patterns: Sequence[str]) -> list[KnownTarget]:
         """Ids and globs in order, without duplicates; raise TargetLookupError naming what failed."""
         from .airflow.conn_model import ConnectionLookupError, ConnectionNotFound
-        from .airflow.conn_sources import match_connections
+        from .airflow.conn_sources import is_glob, match_connections
 
         chosen: dict[str, KnownTarget] = {}
         for pattern in patterns:
-            is_glob = any(ch in pattern for ch in "*?[")
+            glob = is_glob(pattern)
             local = [k for k in self.extra if fnmatch.fnmatchcase(k.target.name, pattern)]
             for k in local:
                 chosen.setdefault(k.target.name, k)
-            if local and not is_glob:
+            if local and not glob:
                 continue
             try:
                 found = match_connections([pattern], env=self.env, connections_file=self.connections_file,
-                                          conn_types=REMSVC_CONN_TYPES if is_glob else None)
+                                          conn_types=REMSVC_CONN_TYPES if glob else None)
             except ConnectionNotFound as exc:
                 if local:
                     continue

@@ -45,10 +45,15 @@ from .secrets_backend import SecretsBackend, configured_backend
 if TYPE_CHECKING:
     from .via_airflow import AirflowAnswer
 
-_GLOB_CHARS = set("*?[")
+_GLOB_CHARS = frozenset("*?[")
 DB_SOURCE = "metadata DB (via Airflow)"
 DB_UNLISTED = "metadata DB"
 TEAM_UNLISTED = f"{DB_UNLISTED} connections of team "
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether a ``--conn`` value is a glob (matched against listed ids) rather than one id."""
+    return not _GLOB_CHARS.isdisjoint(pattern)
 
 
 def resolve_connection(
@@ -165,7 +170,7 @@ def match_connections(
     """
     sources = Sources(env, connections_file, airflow_python=airflow_python)
     patterns = list(patterns)
-    plain = [p for p in patterns if not _GLOB_CHARS & set(p)]
+    plain = [p for p in patterns if not is_glob(p)]
     resolved = {c.conn_id: c for c in sources.resolve(plain)} if plain else {}
     wanted = set(conn_types) if conn_types is not None else None
     chosen: dict[str, ResolvedConnection] = {}
@@ -219,7 +224,7 @@ def needs_airflow(
     sources = Sources(env, connections_file)
     out = []
     for conn_id in conn_ids:
-        if _GLOB_CHARS & set(conn_id) or not conn_id.strip():
+        if is_glob(conn_id) or not conn_id.strip():
             continue
         try:
             if sources.native(conn_id) is None:

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..airflow.conn_model import FILE_ENV_VAR, ConnectionLookupError, ConnectionNotFound
-from ..airflow.conn_sources import match_connections
+from ..airflow.conn_sources import is_glob, match_connections
 from ..remsvc.model import Target
 from ..safetext import inert
 
@@ -38,7 +38,7 @@ def resolve_targets(args: argparse.Namespace, *, prog: str = "remsvc-console") -
         targets = [conn.target for conn in connections]
     except ConnectionLookupError as exc:
         print(f"{prog}: {inert(str(exc), keep_newlines=False)}", file=sys.stderr)
-        if isinstance(exc, ConnectionNotFound) and not args.airflow and any(set("*?[") & set(p) for p in args.conn):
+        if isinstance(exc, ConnectionNotFound) and not args.airflow and any(map(is_glob, args.conn)):
             print(f"{prog}: globs search Airflow's metadata DB only with --airflow", file=sys.stderr)
         return None
     for conn in connections:
