@@ -22,6 +22,7 @@ from console.dispatch_service import TargetCatalog
 from console.settings import Settings
 from console.ui.app import ConsoleApp
 from console.ui.context import ConsoleContext
+from tests.helpers.airflow_db import console_env, recording_python
 from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
 from tests.helpers.remsvc_server import start_server_process
 from tests.ui.helpers import screen_text, wait_for
@@ -58,16 +59,7 @@ def deployment(tmp_path_factory, tls_material):
         "[secrets]\nbackend = airflow.secrets.local_filesystem.LocalFilesystemBackend\n"
         f"backend_kwargs = {{\"connections_file_path\": \"{conns_file}\"}}\n"
     )
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(root),
-        "AIRFLOW_HOME": str(home),
-        "XDG_CONFIG_HOME": str(root / "config"),
-        "XDG_STATE_HOME": str(root / "state"),
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(install.venv / "bin" / "python"),
-        "AIRFLOW_CONN_REMSVC_BOTH": "remsvc://from-env:2",
-    }
+    env = {**console_env(install, root, home), "AIRFLOW_CONN_REMSVC_BOTH": "remsvc://from-env:2"}
     airflow = str(install.airflow)
     for args in (["db", "migrate"],
                  ["connections", "add", "remsvc_db", "--conn-json",
@@ -178,11 +170,7 @@ def test_the_tui_resolves_in_the_background_then_dispatches(deployment, tmp_path
 
 
 def test_airflow_is_started_once_per_id_and_never_sees_a_secret_in_its_arguments(deployment, tmp_path):
-    calls = tmp_path / "calls.txt"
-    wrapper = tmp_path / "airflow-python"
-    argv = tmp_path / "argv.txt"
-    wrapper.write_text(f'#!/bin/sh\necho call >> "{calls}"\nprintf "%s" "$*" >> "{argv}"\nexec "{deployment["python"]}" "$@"\n')
-    wrapper.chmod(0o755)
+    wrapper, calls, argv = recording_python(tmp_path, deployment["python"])
     env = {**deployment["env"], "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(wrapper)}
     via_airflow.forget()
     first = resolve_connection("remsvc_db", env=env)

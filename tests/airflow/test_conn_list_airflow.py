@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.airflow_db import fill_metadata_db
+from tests.helpers.airflow_db import fill_metadata_db, recording_python
 from tests.helpers.airflow_env import AirflowUnavailable, ensure_airflow
 
 pytestmark = pytest.mark.airflow
@@ -118,11 +118,7 @@ def test_json_merges_the_db_into_the_same_shape_with_secrets_masked(deployment):
 
 
 def test_airflow_starts_once_and_no_secret_crosses_its_arguments(deployment, tmp_path):
-    calls = tmp_path / "calls.txt"
-    argv = tmp_path / "argv.txt"
-    wrapper = tmp_path / "airflow-python"
-    wrapper.write_text(f'#!/bin/sh\necho call >> "{calls}"\nprintf "%s" "$*" >> "{argv}"\nexec "{deployment["python"]}" "$@"\n')
-    wrapper.chmod(0o755)
+    wrapper, calls, argv = recording_python(tmp_path, deployment["python"])
     env = {**deployment["env"], "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(wrapper)}
     proc = console(env, "list", "--airflow", "--json")
     assert proc.returncode == 0, proc.stderr

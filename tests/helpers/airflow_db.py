@@ -21,15 +21,7 @@ def fill_metadata_db(install: AirflowInstall, root: Path, connections: dict[str,
     home = root / "airflow"
     home.mkdir()
     (home / "airflow.cfg").write_text(f"[core]\nload_examples = False\n\n[database]\nsql_alchemy_conn = sqlite:///{home / 'airflow.db'}\n")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(root),
-        "AIRFLOW_HOME": str(home),
-        "XDG_CONFIG_HOME": str(root / "config"),
-        "XDG_STATE_HOME": str(root / "state"),
-        "XDG_CACHE_HOME": str(root / "cache"),
-        "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(install.venv / "bin" / "python"),
-    }
+    env = console_env(install, root, home)
     to_import = root / "connections.json"
     to_import.write_text(json.dumps(connections))
     try:
@@ -39,3 +31,26 @@ def fill_metadata_db(install: AirflowInstall, root: Path, connections: dict[str,
     finally:
         to_import.unlink()
     return env
+
+
+def console_env(install: AirflowInstall, root: Path, home: Path) -> dict[str, str]:
+    """A clean environment for the console and Airflow: Airflow's home ``home``, the console's state
+    under ``root``, and that Airflow as the console's ``airflow_python``."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(root),
+        "AIRFLOW_HOME": str(home),
+        "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_STATE_HOME": str(root / "state"),
+        "XDG_CACHE_HOME": str(root / "cache"),
+        "REMSVC_CONSOLE_AIRFLOW_PYTHON": str(install.venv / "bin" / "python"),
+    }
+
+
+def recording_python(directory: Path, python: str) -> tuple[Path, Path, Path]:
+    """An ``airflow_python`` that runs ``python`` after noting each start in ``calls`` and its
+    arguments in ``argv``; returns (wrapper, calls, argv)."""
+    calls, argv, wrapper = directory / "calls.txt", directory / "argv.txt", directory / "airflow-python"
+    wrapper.write_text(f'#!/bin/sh\necho call >> "{calls}"\nprintf "%s" "$*" >> "{argv}"\nexec "{python}" "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, calls, argv
